@@ -39,11 +39,13 @@ class Campaign:
 class Rules:
     """The settings of business rules §2-§6, with their documented defaults."""
 
-    campaigns: list[Campaign] = field(default_factory=lambda: [
-        Campaign("winback", "touch", "cs-winback", 14, False, "renewal"),
-        Campaign("upsell", "touch", "cs-upsell-welcome", 7, True, "non_renewal"),
-        Campaign("coupon", "coupon", eligible="coupon"),
-    ])  # in priority order
+    campaigns: list[Campaign] = field(
+        default_factory=lambda: [
+            Campaign("winback", "touch", "cs-winback", 14, False, "renewal"),
+            Campaign("upsell", "touch", "cs-upsell-welcome", 7, True, "non_renewal"),
+            Campaign("coupon", "coupon", eligible="coupon"),
+        ]
+    )  # in priority order
     renewal_day: int = 15
     dunning_days: int = 12
     reporting_currency: str = "USD"
@@ -107,19 +109,23 @@ class Finance:
             costs[r["sku"]].append((date.fromisoformat(r["valid_from"]), Decimal(r["unit_cost"]), r["currency"]))
         coupons: dict[str, list] = defaultdict(list)
         for r in rows("agent_coupons.csv"):
-            coupons[r["code"].strip().lower()].append((
-                date.fromisoformat(r["valid_from"]),
-                date.fromisoformat(r["valid_to"]) if r["valid_to"] else None,
-                r["agent_email"].strip().lower(),
-            ))
-        share = sorted((date.fromisoformat(r["valid_from"]), Decimal(r["value"]))
-                       for r in rows("cs_settings.csv") if r["setting"] == "refund_share")
+            coupons[r["code"].strip().lower()].append(
+                (
+                    date.fromisoformat(r["valid_from"]),
+                    date.fromisoformat(r["valid_to"]) if r["valid_to"] else None,
+                    r["agent_email"].strip().lower(),
+                )
+            )
+        share = sorted(
+            (date.fromisoformat(r["valid_from"]), Decimal(r["value"]))
+            for r in rows("cs_settings.csv")
+            if r["setting"] == "refund_share"
+        )
         return cls(fx, {k: sorted(v) for k, v in costs.items()}, dict(coupons), rows("cs_costs.csv"), share)
 
 
 class AnswerKey:
-    def __init__(self, sim: Path, as_of: int | None = None, rules: Rules | None = None,
-                 finance: Path | None = None):
+    def __init__(self, sim: Path, as_of: int | None = None, rules: Rules | None = None, finance: Path | None = None):
         manifest = json.loads((sim / "manifest.json").read_text())
         self.as_of = manifest["clock_us"] if as_of is None else as_of
         self.rules = rules or Rules()
@@ -138,8 +144,11 @@ class AnswerKey:
         for x in snapshot(sim, "shopify_refund_transactions", t):
             if x["kind"] == "refund" and x["status"] == "success":
                 txns[x["refund_id"]] += x["amount_cents"]
-        self.refunds = [dict(r, amount_cents=txns[r["id"]]) for r in snapshot(sim, "shopify_refunds", t)
-                        if r["created"] <= t and r["order_id"] in self.orders]
+        self.refunds = [
+            dict(r, amount_cents=txns[r["id"]])
+            for r in snapshot(sim, "shopify_refunds", t)
+            if r["created"] <= t and r["order_id"] in self.orders
+        ]
         self.charges = snapshot(sim, "recharge_charges", t)
         self.shipments = [s for s in snapshot(sim, "easypost_shipments", t) if s["mode"] == "production"]
         self.claims = [c for c in snapshot(sim, "easypost_claims", t) if c["mode"] == "production"]
@@ -178,8 +187,11 @@ class AnswerKey:
 
     # ------------------------------------------------------------------ the rules
     def compute(self) -> None:
-        self.renewal_orders = {c["shopify_order_id"] for c in self.charges
-                               if c["type"] == "recurring" and c["status"] == "success" and c["shopify_order_id"]}
+        self.renewal_orders = {
+            c["shopify_order_id"]
+            for c in self.charges
+            if c["type"] == "recurring" and c["status"] == "success" and c["shopify_order_id"]
+        }
         self.order_facts()
         self.touch_facts()
         self.cohort_facts()
@@ -222,11 +234,17 @@ class AnswerKey:
                 continue
             o = self.orders[rf["order_id"]]
             month = local_month(rf["created"])
-            self.refund_facts.append({
-                "refund_id": rf["id"], "order_id": rf["order_id"], "created": rf["created"], "month": month,
-                "amount": self.to_reporting(rf["amount_cents"], o["currency"], month),
-                "amount_original": money(rf["amount_cents"]), "currency": o["currency"],
-            })
+            self.refund_facts.append(
+                {
+                    "refund_id": rf["id"],
+                    "order_id": rf["order_id"],
+                    "created": rf["created"],
+                    "month": month,
+                    "amount": self.to_reporting(rf["amount_cents"], o["currency"], month),
+                    "amount_original": money(rf["amount_cents"]),
+                    "currency": o["currency"],
+                }
+            )
 
     def touch_facts(self) -> None:
         by_ticket = defaultdict(list)
@@ -242,26 +260,44 @@ class AnswerKey:
             if not campaigns:
                 continue
             msgs = by_ticket[t["id"]]
-            agent_msgs = [m for m in msgs if m["from_agent"] and m["public"] and m["via"] != "rule"
-                          and m["rule_id"] is None and m["failed"] is None and m["sent"] is not None]
+            agent_msgs = [
+                m
+                for m in msgs
+                if m["from_agent"]
+                and m["public"]
+                and m["via"] != "rule"
+                and m["rule_id"] is None
+                and m["failed"] is None
+                and m["sent"] is not None
+            ]
             if not agent_msgs:
                 continue
             first = min(agent_msgs, key=lambda m: (m["sent"], m["id"]))
             touch_at = first["sent"]
             customer = self.gorgias_customers[t["customer_id"]]
-            replies = sorted((m["sent"] if m["sent"] is not None else m["created"]) for m in msgs
-                             if not m["from_agent"] and m["public"])
+            replies = sorted(
+                (m["sent"] if m["sent"] is not None else m["created"])
+                for m in msgs
+                if not m["from_agent"] and m["public"]
+            )
             replies = [x for x in replies if x > touch_at]
             agent = self.users.get(first["sender_id"])
             for c in campaigns:
                 window_end = touch_at + c.window_days * DAY
-                self.touches.append({
-                    "ticket_id": t["id"], "campaign": c.key, "touch_at": touch_at, "month": local_month(touch_at),
-                    "customer_key": self.customer_key_for_email(customer["email"]),
-                    "agent_email": (agent["email"] if agent else first["sender_email"]).strip().lower(),
-                    "replies": replies, "replied": any(x <= window_end for x in replies),
-                    "first_reply_at": replies[0] if replies else None, "window_end": window_end,
-                })
+                self.touches.append(
+                    {
+                        "ticket_id": t["id"],
+                        "campaign": c.key,
+                        "touch_at": touch_at,
+                        "month": local_month(touch_at),
+                        "customer_key": self.customer_key_for_email(customer["email"]),
+                        "agent_email": (agent["email"] if agent else first["sender_email"]).strip().lower(),
+                        "replies": replies,
+                        "replied": any(x <= window_end for x in replies),
+                        "first_reply_at": replies[0] if replies else None,
+                        "window_end": window_end,
+                    }
+                )
 
     def cohort_facts(self) -> None:
         """Renewals, dunning outcome and the win-back cohort (§5)."""
@@ -274,12 +310,18 @@ class AnswerKey:
             dunning_end = end_of_local_day_us(sched + timedelta(days=r.dunning_days))
             failed = c["status"] == "error" or (c["status"] == "success" and c["charge_attempts"] > 1)
             paid_by_end = c["status"] == "success" and c["processed_at"] <= dunning_end
-            self.renewals.append({
-                "month": f"{sched.year:04d}-{sched.month:02d}", "scheduled": date_us(sched),
-                "next_scheduled": date_us(_add_month(sched)), "dunning_end": dunning_end,
-                "failed": failed, "recovered": failed and paid_by_end, "cohort": failed and not paid_by_end,
-                "key": str(c["shopify_customer_id"]),
-            })
+            self.renewals.append(
+                {
+                    "month": f"{sched.year:04d}-{sched.month:02d}",
+                    "scheduled": date_us(sched),
+                    "next_scheduled": date_us(_add_month(sched)),
+                    "dunning_end": dunning_end,
+                    "failed": failed,
+                    "recovered": failed and paid_by_end,
+                    "cohort": failed and not paid_by_end,
+                    "key": str(c["shopify_customer_id"]),
+                }
+            )
         self.cohort_since = defaultdict(list)  # customer -> scheduled instants of their cohort renewals
         for x in self.renewals:
             if x["cohort"]:
@@ -308,8 +350,9 @@ class AnswerKey:
                     self.attributed[oid] = dict(win, campaign=c.key)
                     break
 
-    def qualify(self, c: Campaign, oid: int, f: dict, created: int, touches_by_customer: dict,
-                renewals_by_customer: dict) -> dict | None:
+    def qualify(
+        self, c: Campaign, oid: int, f: dict, created: int, touches_by_customer: dict, renewals_by_customer: dict
+    ) -> dict | None:
         if c.kind == "coupon":
             for code in self.codes.get(oid, []):
                 for valid_from, valid_to, agent in self.fin.coupons.get(code.strip().lower(), []):
@@ -334,8 +377,12 @@ class AnswerKey:
                 best = t
         if best is None:
             return None
-        return {"agent_email": best["agent_email"], "ticket_id": best["ticket_id"], "touch_at": best["touch_at"],
-                "touch_month": best["month"]}
+        return {
+            "agent_email": best["agent_email"],
+            "ticket_id": best["ticket_id"],
+            "touch_at": best["touch_at"],
+            "touch_month": best["month"],
+        }
 
     def month_spine(self) -> list[str]:
         months = {f["month"] for f in self.fact.values()}
@@ -360,35 +407,67 @@ class AnswerKey:
         out = []
         for oid, a in sorted(self.attributed.items()):
             o, f = self.orders[oid], self.fact[oid]
-            out.append({
-                "order_id": oid, "row_type": "order", "refund_id": "", "order_name": f"#{o['number']}",
-                "customer_key": f["key"], "campaign": a["campaign"], "agent_email": a["agent_email"],
-                "touch_ticket_id": a["ticket_id"] or "", "touch_at": iso(a["touch_at"]),
-                "order_at": iso(o["created"]), "booked_month": f["month"], "currency": o["currency"],
-                "amount_original": money(o["subtotal_cents"]), "net_revenue": f["net"], "cogs": f["cogs"],
-                "rule_version": self.rules.rule_version,
-            })
+            out.append(
+                {
+                    "order_id": oid,
+                    "row_type": "order",
+                    "refund_id": "",
+                    "order_name": f"#{o['number']}",
+                    "customer_key": f["key"],
+                    "campaign": a["campaign"],
+                    "agent_email": a["agent_email"],
+                    "touch_ticket_id": a["ticket_id"] or "",
+                    "touch_at": iso(a["touch_at"]),
+                    "order_at": iso(o["created"]),
+                    "booked_month": f["month"],
+                    "currency": o["currency"],
+                    "amount_original": money(o["subtotal_cents"]),
+                    "net_revenue": f["net"],
+                    "cogs": f["cogs"],
+                    "rule_version": self.rules.rule_version,
+                }
+            )
         for rf in sorted(self.refund_facts, key=lambda x: x["refund_id"]):
             a = self.attributed.get(rf["order_id"])
             if a is None:
                 continue
             o, f = self.orders[rf["order_id"]], self.fact[rf["order_id"]]
-            out.append({
-                "order_id": rf["order_id"], "row_type": "refund", "refund_id": rf["refund_id"],
-                "order_name": f"#{o['number']}", "customer_key": f["key"], "campaign": a["campaign"],
-                "agent_email": a["agent_email"], "touch_ticket_id": a["ticket_id"] or "",
-                "touch_at": iso(a["touch_at"]), "order_at": iso(o["created"]), "booked_month": rf["month"],
-                "currency": rf["currency"], "amount_original": -rf["amount_original"], "net_revenue": -rf["amount"],
-                "cogs": ZERO, "rule_version": self.rules.rule_version,
-            })
+            out.append(
+                {
+                    "order_id": rf["order_id"],
+                    "row_type": "refund",
+                    "refund_id": rf["refund_id"],
+                    "order_name": f"#{o['number']}",
+                    "customer_key": f["key"],
+                    "campaign": a["campaign"],
+                    "agent_email": a["agent_email"],
+                    "touch_ticket_id": a["ticket_id"] or "",
+                    "touch_at": iso(a["touch_at"]),
+                    "order_at": iso(o["created"]),
+                    "booked_month": rf["month"],
+                    "currency": rf["currency"],
+                    "amount_original": -rf["amount_original"],
+                    "net_revenue": -rf["amount"],
+                    "cogs": ZERO,
+                    "rule_version": self.rules.rule_version,
+                }
+            )
         return out
 
     def fct_campaign_touches(self) -> list[dict]:
-        return [{
-            "ticket_id": t["ticket_id"], "campaign": t["campaign"], "customer_key": t["customer_key"],
-            "agent_email": t["agent_email"], "touch_at": iso(t["touch_at"]), "touch_month": t["month"],
-            "replied": t["replied"], "first_reply_at": iso(t["first_reply_at"]),
-        } for t in sorted(self.touches, key=lambda t: (t["ticket_id"], t["campaign"]))]
+        return [
+            {
+                "ticket_id": t["ticket_id"],
+                "campaign": t["campaign"],
+                "customer_key": t["customer_key"],
+                "agent_email": t["agent_email"],
+                "touch_at": iso(t["touch_at"]),
+                "touch_month": t["month"],
+                "replied": t["replied"],
+                "first_reply_at": iso(t["first_reply_at"]),
+            }
+            for t in sorted(self.touches, key=lambda t: (t["ticket_id"], t["campaign"]))
+        ]
 
     def claims_rows(self) -> list[dict]:
         carriers = {s["id"]: s["carrier"] for s in self.shipments}
@@ -404,9 +483,15 @@ class AnswerKey:
             g["claims_pending"] += 1 if c["status"] in ("submitted", "in_review") else 0
             g["amount_requested"] += money(c["requested_cents"])
             g["amount_approved"] += money(c["approved_cents"]) if approved else ZERO
-        return [{"month": k[0], "carrier": k[1], "claim_type": k[2],
-                 **{n: (int(v) if n.startswith("claims_") else v) for n, v in g.items()}}
-                for k, g in sorted(groups.items())]
+        return [
+            {
+                "month": k[0],
+                "carrier": k[1],
+                "claim_type": k[2],
+                **{n: (int(v) if n.startswith("claims_") else v) for n, v in g.items()},
+            }
+            for k, g in sorted(groups.items())
+        ]
 
     def cs_pnl_wide(self) -> list[dict]:
         campaigns = [c.key for c in self.rules.campaigns]
@@ -416,8 +501,11 @@ class AnswerKey:
             claims[row["month"]] += row["amount_approved"]
         costs = defaultdict(lambda: ZERO)
         for row in self.fin.costs:
-            rate = Decimal(1) if row["currency"] == self.rules.reporting_currency else self.fin.fx.get(
-                (row["month"], row["currency"]))
+            rate = (
+                Decimal(1)
+                if row["currency"] == self.rules.reporting_currency
+                else self.fin.fx.get((row["month"], row["currency"]))
+            )
             if rate is None:
                 raise DataQualityError(f"no fx rate for {row['currency']} in {row['month']}")
             costs[(row["month"], row["cost_type"])] += cent(Decimal(row["amount"]) * rate)
@@ -432,24 +520,36 @@ class AnswerKey:
         for m in self.months:
             row: dict = {"month": m}
             for c in campaigns:
-                row[f"revenue_{c}"] = sum((x["net_revenue"] for x in fct
-                                           if x["campaign"] == c and x["booked_month"] == m), ZERO)
-            row["cogs_attributed"] = sum((x["cogs"] for x in fct if x["row_type"] == "order"
-                                          and x["booked_month"] == m), ZERO)
+                row[f"revenue_{c}"] = sum(
+                    (x["net_revenue"] for x in fct if x["campaign"] == c and x["booked_month"] == m), ZERO
+                )
+            row["cogs_attributed"] = sum(
+                (x["cogs"] for x in fct if x["row_type"] == "order" and x["booked_month"] == m), ZERO
+            )
             row["gross_profit"] = sum((row[f"revenue_{c}"] for c in campaigns), ZERO) - row["cogs_attributed"]
             row["carrier_claims_income"] = claims[m]
             for kind in ("staffing", "platform", "other"):
                 row[f"cost_{kind}"] = costs[(m, kind)]
             row["refund_replacement_charge"] = cent(self.share[m] * (refunds[m] + replacements[m]))
-            row["net_contribution"] = (row["gross_profit"] + row["carrier_claims_income"] - row["cost_staffing"]
-                                       - row["cost_platform"] - row["cost_other"] - row["refund_replacement_charge"])
+            row["net_contribution"] = (
+                row["gross_profit"]
+                + row["carrier_claims_income"]
+                - row["cost_staffing"]
+                - row["cost_platform"]
+                - row["cost_other"]
+                - row["refund_replacement_charge"]
+            )
             row["is_profit_center"] = row["net_contribution"] > 0
             out.append(row)
         return out
 
     def cs_pnl_long(self) -> list[dict]:
-        return [{"month": row["month"], "line": k, "amount": v}
-                for row in self.cs_pnl_wide() for k, v in row.items() if k not in ("month", "is_profit_center")]
+        return [
+            {"month": row["month"], "line": k, "amount": v}
+            for row in self.cs_pnl_wide()
+            for k, v in row.items()
+            if k not in ("month", "is_profit_center")
+        ]
 
     def campaign_performance(self) -> list[dict]:
         fct = self.fct_attributed_orders()
@@ -470,17 +570,25 @@ class AnswerKey:
             for c in self.rules.campaigns:
                 k = (m, c.key)
                 n = len(contacted[k])
-                out.append({
-                    "month": m, "campaign": c.key, "contacted": n, "replied": len(replied[k]),
-                    "reply_rate": ratio(len(replied[k]), n), "converted_orders": orders[k],
-                    "conversion_rate": ratio(orders[k], n), "revenue": revenue[k], "cogs": cogs[k],
-                    "gross_margin": revenue[k] - cogs[k], "revenue_per_contact": cent(revenue[k] / n) if n else None,
-                })
+                out.append(
+                    {
+                        "month": m,
+                        "campaign": c.key,
+                        "contacted": n,
+                        "replied": len(replied[k]),
+                        "reply_rate": ratio(len(replied[k]), n),
+                        "converted_orders": orders[k],
+                        "conversion_rate": ratio(orders[k], n),
+                        "revenue": revenue[k],
+                        "cogs": cogs[k],
+                        "gross_margin": revenue[k] - cogs[k],
+                        "revenue_per_contact": cent(revenue[k] / n) if n else None,
+                    }
+                )
         return out
 
     def agent_performance(self) -> list[dict]:
-        g: dict = defaultdict(lambda: {"touches": 0, "replies": 0, "attributed_orders": 0,
-                                       "attributed_revenue": ZERO})
+        g: dict = defaultdict(lambda: {"touches": 0, "replies": 0, "attributed_orders": 0, "attributed_revenue": ZERO})
         for t in self.touches:
             row = g[(t["month"], t["agent_email"], t["campaign"])]
             row["touches"] += 1
@@ -489,8 +597,11 @@ class AnswerKey:
             row = g[(x["booked_month"], x["agent_email"], x["campaign"])]
             row["attributed_revenue"] += x["net_revenue"]
             row["attributed_orders"] += 1 if x["row_type"] == "order" else 0
-        return [{"month": k[0], "agent_email": k[1], "campaign": k[2], **v} for k, v in sorted(g.items())
-                if k[0] in self.months]
+        return [
+            {"month": k[0], "agent_email": k[1], "campaign": k[2], **v}
+            for k, v in sorted(g.items())
+            if k[0] in self.months
+        ]
 
     def winback_cohorts(self) -> list[dict]:
         winback = [c.key for c in self.rules.campaigns if c.eligible == "renewal"]
@@ -528,15 +639,24 @@ class AnswerKey:
             created, oid, _ = min(saved)
             row["saved"] += 1
             row["recovered_revenue"] += self.fact[oid]["net"]
-            row["retained_revenue_90d"] += sum((net for ts, net in renewal_orders[x["key"]]
-                                                if created < ts <= created + 90 * DAY), ZERO)
+            row["retained_revenue_90d"] += sum(
+                (net for ts, net in renewal_orders[x["key"]] if created < ts <= created + 90 * DAY), ZERO
+            )
         out = []
         for m in sorted(g):
             row = g[m]
-            out.append({"renewal_month": m, **{k: int(row[k]) for k in (
-                "renewals", "failed", "recovered_by_dunning", "cohort_size", "contacted", "saved")},
-                "save_rate": ratio(int(row["saved"]), int(row["cohort_size"])),
-                "recovered_revenue": row["recovered_revenue"], "retained_revenue_90d": row["retained_revenue_90d"]})
+            out.append(
+                {
+                    "renewal_month": m,
+                    **{
+                        k: int(row[k])
+                        for k in ("renewals", "failed", "recovered_by_dunning", "cohort_size", "contacted", "saved")
+                    },
+                    "save_rate": ratio(int(row["saved"]), int(row["cohort_size"])),
+                    "recovered_revenue": row["recovered_revenue"],
+                    "retained_revenue_90d": row["retained_revenue_90d"],
+                }
+            )
         return out
 
     def marts(self) -> dict[str, list[dict]]:
@@ -578,4 +698,4 @@ def write(marts: dict[str, list[dict]], out: Path) -> None:
                 w.writerow([render(v) for v in row.values()])
 
 
-__all__ = ["AnswerKey", "Campaign", "DataQualityError", "Rules", "US", "write"]
+__all__ = ["US", "AnswerKey", "Campaign", "DataQualityError", "Rules", "write"]

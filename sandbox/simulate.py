@@ -144,8 +144,11 @@ class Simulation:
         ids = Counters()
         created = month_start_us(*self.months[0]) - 400 * DAY
         n = self.scale.agents
-        names = rng.sample(co.FIRST_NAMES, n) if n <= len(co.FIRST_NAMES) else [
-            f"{co.FIRST_NAMES[i % len(co.FIRST_NAMES)]}{i}" for i in range(n)]
+        names = (
+            rng.sample(co.FIRST_NAMES, n)
+            if n <= len(co.FIRST_NAMES)
+            else [f"{co.FIRST_NAMES[i % len(co.FIRST_NAMES)]}{i}" for i in range(n)]
+        )
         emit = self.emit if self.shard == 0 else (lambda table, row: None)
         for i, first in enumerate(names):
             uid = ids.next("user", 1000)
@@ -154,13 +157,14 @@ class Simulation:
             # The last agent leaves halfway through: inactive, and their code stops being valid.
             leaves = i == len(names) - 1 and len(names) > 1
             self.agents.append({"id": uid, "email": email, "code": code, "leaves": leaves})
-            emit("gorgias_users", (uid, email, f"{first} {rng.choice(co.LAST_NAMES)}", "agent", not leaves,
-                                   created, created))
+            emit(
+                "gorgias_users",
+                (uid, email, f"{first} {rng.choice(co.LAST_NAMES)}", "agent", not leaves, created, created),
+            )
         admin = ids.next("user", 1000)
         emit("gorgias_users", (admin, f"admin@{co.AGENT_DOMAIN}", "Store Admin", "admin", True, created, created))
         self.bot_id = ids.next("user", 1000)
-        emit("gorgias_users", (self.bot_id, f"bot@{co.AGENT_DOMAIN}", "Gorgias Bot", "bot", True, created,
-                               created))
+        emit("gorgias_users", (self.bot_id, f"bot@{co.AGENT_DOMAIN}", "Gorgias Bot", "bot", True, created, created))
         self.tag_names = [UPSELL_TAG, WINBACK_TAG, *co.SUPPORT_TAGS, "urgent"]
         for name in self.tag_names:
             emit("gorgias_tags", (ids.next("tag", 100), name, created, created))
@@ -176,11 +180,18 @@ class Simulation:
         first, last = rng.choice(co.FIRST_NAMES), rng.choice(co.LAST_NAMES)
         email = f"{first.lower()}.{last.lower()}{n}@{rng.choice(co.EMAIL_DOMAINS)}"
         currency = "CAD" if rng.random() < co.CAD_SHARE else "USD"
-        u = rng.random()
-        plan = "C" if u < co.PLANS["C"]["weight"] else ("D" if u < co.PLANS["C"]["weight"] + co.PLANS["D"]["weight"] else "F")
-        p = Person(email, first, last, currency, self.ids.next("shop_customer", 7_000_000_000_000),
-                   self.ids.next("rc_customer", 90_000_000), self.ids.next("subscription", 300_000_000),
-                   plan, signup)
+        plan = pick_plan(rng.random())
+        p = Person(
+            email,
+            first,
+            last,
+            currency,
+            self.ids.next("shop_customer", 7_000_000_000_000),
+            self.ids.next("rc_customer", 90_000_000),
+            self.ids.next("subscription", 300_000_000),
+            plan,
+            signup,
+        )
         p.display_email = self.email_variant(email)
         self.people.append(p)
         self.emit("shopify_customers", (p.shopify_id, email, first, last, "enabled", signup, signup))
@@ -199,13 +210,34 @@ class Simulation:
         y0, m0 = self.months[0]
         return (d.year - y0) * 12 + (d.month - m0)
 
-    def emit_subscription(self, p: Person, ts: int, status: str, next_charge: date | None = None,
-                          cancelled_at: int | None = None, reason: str | None = None,
-                          max_retries: bool = False) -> None:
+    def emit_subscription(
+        self,
+        p: Person,
+        ts: int,
+        status: str,
+        next_charge: date | None = None,
+        cancelled_at: int | None = None,
+        reason: str | None = None,
+        max_retries: bool = False,
+    ) -> None:
         price = co.PLANS[p.plan]["price"][p.currency]
-        self.emit("recharge_subscriptions", (
-            p.sub_id, p.recharge_id, status, price, p.currency, f"BOX-SUB-{p.plan}", p.signup, cancelled_at,
-            reason, days_since_epoch(next_charge) if next_charge else None, max_retries, ts))
+        self.emit(
+            "recharge_subscriptions",
+            (
+                p.sub_id,
+                p.recharge_id,
+                status,
+                price,
+                p.currency,
+                f"BOX-SUB-{p.plan}",
+                p.signup,
+                cancelled_at,
+                reason,
+                days_since_epoch(next_charge) if next_charge else None,
+                max_retries,
+                ts,
+            ),
+        )
 
     def gorgias_customer(self, p: Person, ts: int) -> int:
         if not p.gorgias_id:
@@ -213,8 +245,9 @@ class Simulation:
             rng = self.rng
             external = str(p.shopify_id) if rng.random() < 0.3 else None
             linked = p.shopify_id if rng.random() < 0.8 else None
-            self.emit("gorgias_customers", (p.gorgias_id, p.display_email, f"{p.first} {p.last}", external,
-                                            linked, ts, ts))
+            self.emit(
+                "gorgias_customers", (p.gorgias_id, p.display_email, f"{p.first} {p.last}", external, linked, ts, ts)
+            )
         return p.gorgias_id
 
     # ------------------------------------------------------------------ months
@@ -251,9 +284,30 @@ class Simulation:
         price = co.PLANS[p.plan]["price"][p.currency]
         sku = box_sku(y, m, p.plan)
         created = date_us(sched) - 7 * DAY + self.randint(0, 20 * 3600) * US
-        charge = [charge_id, p.recharge_id, p.shopify_id, p.email, p.sub_id, "recurring", "queued",
-                  days_since_epoch(sched), None, 0, None, None, None, sku, 1, price, price,
-                  half_up_div(price * co.TAX_BP, 10_000), 0, p.currency, created, created]
+        charge = [
+            charge_id,
+            p.recharge_id,
+            p.shopify_id,
+            p.email,
+            p.sub_id,
+            "recurring",
+            "queued",
+            days_since_epoch(sched),
+            None,
+            0,
+            None,
+            None,
+            None,
+            sku,
+            1,
+            price,
+            price,
+            half_up_div(price * co.TAX_BP, 10_000),
+            0,
+            p.currency,
+            created,
+            created,
+        ]
         charge[18] = charge[16] + charge[17]
         self.emit("recharge_charges", tuple(charge))
         first_try = date_us(sched) + (3 + self.randint(0, 5)) * HOUR + self.randint(0, 3599) * US
@@ -270,8 +324,11 @@ class Simulation:
             final = retry > dunning_end
             charge[6], charge[8], charge[9] = "error", None, attempt
             charge[10] = None if final else retry
-            charge[11] = "CLOSED_MAX_RETRIES_REACHED" if final else rng.choice(
-                ["CARD_DECLINED", "INSUFFICIENT_FUNDS", "EXPIRED_CARD"])
+            charge[11] = (
+                "CLOSED_MAX_RETRIES_REACHED"
+                if final
+                else rng.choice(["CARD_DECLINED", "INSUFFICIENT_FUNDS", "EXPIRED_CARD"])
+            )
             charge[21] = attempt_at
             self.emit("recharge_charges", tuple(charge))
             if final:
@@ -279,23 +336,49 @@ class Simulation:
             attempt_at = retry
         # Dunning exhausted: the subscription is cancelled by the system, and CS tries to win it back.
         p.active = False
-        self.emit_subscription(p, attempt_at + MINUTE, "cancelled", cancelled_at=attempt_at + MINUTE,
-                               reason=co.SYSTEM_CANCEL_REASON, max_retries=True)
+        self.emit_subscription(
+            p,
+            attempt_at + MINUTE,
+            "cancelled",
+            cancelled_at=attempt_at + MINUTE,
+            reason=co.SYSTEM_CANCEL_REASON,
+            max_retries=True,
+        )
         self.winback(p, charge, dunning_end)
         return None
 
     def charge_paid(self, p: Person, charge: list, ts: int, attempts: int) -> None:
         order_id, number = self.order(
-            p, ts + self.randint(2, 40) * US, [(charge[13], co.PLANS[p.plan]["title"], 1, charge[15])],
-            RENEWAL_TAGS, source="subscription_contract")
+            p,
+            ts + self.randint(2, 40) * US,
+            [(charge[13], co.PLANS[p.plan]["title"], 1, charge[15])],
+            RENEWAL_TAGS,
+            source="subscription_contract",
+        )
         charge[6], charge[8], charge[9], charge[10], charge[11] = "success", ts, attempts, None, None
         charge[12], charge[21] = order_id, ts
         self.emit("recharge_charges", tuple(charge))
         rc_order = self.ids.next("rc_order", 500_000_000)
-        self.emit("recharge_orders", (rc_order, charge[0], p.recharge_id, p.shopify_id, p.email, "recurring",
-                                      "success", order_id, number, date_us(date.fromordinal(
-                                          EPOCH_DATE.toordinal() + charge[7])), ts, charge[18], p.currency,
-                                      ts, ts))
+        self.emit(
+            "recharge_orders",
+            (
+                rc_order,
+                charge[0],
+                p.recharge_id,
+                p.shopify_id,
+                p.email,
+                "recurring",
+                "success",
+                order_id,
+                number,
+                date_us(date.fromordinal(EPOCH_DATE.toordinal() + charge[7])),
+                ts,
+                charge[18],
+                p.currency,
+                ts,
+                ts,
+            ),
+        )
         self.emit_subscription(p, ts, "active", next_charge=next_renewal_date(ts))
 
     def winback(self, p: Person, charge: list, dunning_end: int) -> None:
@@ -329,20 +412,76 @@ class Simulation:
         by, bm = add_months(y, m, -self.randint(1, 3))  # new subscribers pick a past box
         price = co.PLANS[p.plan]["price"][p.currency]
         charge_id = self.ids.next("charge", 700_000_000)
-        order_id, number = self.order(p, ts + 5 * US, [(box_sku(by, bm, p.plan), co.PLANS[p.plan]["title"], 1,
-                                                       price)], FIRST_ORDER_TAGS, source="web")
+        order_id, number = self.order(
+            p,
+            ts + 5 * US,
+            [(box_sku(by, bm, p.plan), co.PLANS[p.plan]["title"], 1, price)],
+            FIRST_ORDER_TAGS,
+            source="web",
+        )
         tax = half_up_div(price * co.TAX_BP, 10_000)
-        self.emit("recharge_charges", (charge_id, p.recharge_id, p.shopify_id, p.email, p.sub_id, "checkout",
-                                       "success", days_since_epoch(local_date(ts)), ts, 1, None, None, order_id,
-                                       box_sku(by, bm, p.plan), 1, price, price, tax, price + tax, p.currency,
-                                       ts, ts))
-        self.emit("recharge_orders", (self.ids.next("rc_order", 500_000_000), charge_id, p.recharge_id,
-                                      p.shopify_id, p.email, "checkout", "success", order_id, number, ts, ts,
-                                      price + tax, p.currency, ts, ts))
+        self.emit(
+            "recharge_charges",
+            (
+                charge_id,
+                p.recharge_id,
+                p.shopify_id,
+                p.email,
+                p.sub_id,
+                "checkout",
+                "success",
+                days_since_epoch(local_date(ts)),
+                ts,
+                1,
+                None,
+                None,
+                order_id,
+                box_sku(by, bm, p.plan),
+                1,
+                price,
+                price,
+                tax,
+                price + tax,
+                p.currency,
+                ts,
+                ts,
+            ),
+        )
+        self.emit(
+            "recharge_orders",
+            (
+                self.ids.next("rc_order", 500_000_000),
+                charge_id,
+                p.recharge_id,
+                p.shopify_id,
+                p.email,
+                "checkout",
+                "success",
+                order_id,
+                number,
+                ts,
+                ts,
+                price + tax,
+                p.currency,
+                ts,
+                ts,
+            ),
+        )
 
-    def order(self, p: Person, ts: int, items: list[tuple[str, str, int, int]], tags: str, source: str,
-              code: str | None = None, percent: int = 0, shipping: int = 0, test: bool = False,
-              cancellable: bool = False, replacement_of: bool = False) -> tuple[int, int]:
+    def order(
+        self,
+        p: Person,
+        ts: int,
+        items: list[tuple[str, str, int, int]],
+        tags: str,
+        source: str,
+        code: str | None = None,
+        percent: int = 0,
+        shipping: int = 0,
+        test: bool = False,
+        cancellable: bool = False,
+        replacement_of: bool = False,
+    ) -> tuple[int, int]:
         """A Shopify order with its line items, discounts, refunds, shipments and claims."""
         rng = self.rng
         order_id = self.ids.next("order", 5_006_149_000_000)
@@ -365,8 +504,27 @@ class Simulation:
         email = p.display_email if rng.random() < 0.5 else p.email
         if rng.random() < 0.03:
             email = f" {email} "
-        row = [order_id, number, email, p.shopify_id, ts, None, None, "paid", p.currency, line_total, discount,
-               subtotal, tax, shipping, total, tags, source, test, ts]
+        row = [
+            order_id,
+            number,
+            email,
+            p.shopify_id,
+            ts,
+            None,
+            None,
+            "paid",
+            p.currency,
+            line_total,
+            discount,
+            subtotal,
+            tax,
+            shipping,
+            total,
+            tags,
+            source,
+            test,
+            ts,
+        ]
         self.emit("shopify_orders", tuple(row))
         if cancellable and rng.random() < co.P_ORDER_CANCELLED:
             at = self.uniform_ts(ts + 10 * MINUTE, ts + 2 * DAY)
@@ -379,8 +537,7 @@ class Simulation:
         if not test and not replacement_of and rng.random() < co.P_REPLACEMENT:
             at = self.uniform_ts(ts + 5 * DAY, ts + 25 * DAY)
             sku, title = lines[0][1], items[0][1]
-            self.order(p, at, [(sku, title, 1, 0)], REPLACEMENT_TAG, source="shopify_draft_order",
-                       replacement_of=True)
+            self.order(p, at, [(sku, title, 1, 0)], REPLACEMENT_TAG, source="shopify_draft_order", replacement_of=True)
         return order_id, number
 
     def refund(self, row: list, lines: list) -> None:
@@ -391,15 +548,46 @@ class Simulation:
         amount = row[14] if full else max(100, half_up_div(row[11] * self.randint(20, 60), 100))
         refund_id = self.ids.next("refund", 920_000_000_000)
         line_id, _, qty, unit, alloc = lines[0]
-        self.emit("shopify_refunds", (refund_id, order_id, at, "Refund issued by support", line_id,
-                                      qty if full else 1, min(amount, qty * unit - alloc)))
+        self.emit(
+            "shopify_refunds",
+            (
+                refund_id,
+                order_id,
+                at,
+                "Refund issued by support",
+                line_id,
+                qty if full else 1,
+                min(amount, qty * unit - alloc),
+            ),
+        )
         pending_only = rng.random() < co.P_REFUND_PENDING_ONLY
         if rng.random() < co.P_REFUND_FAILED_TXN:
-            self.emit("shopify_refund_transactions", (self.ids.next("txn", 6_100_000_000_000), refund_id,
-                                                      order_id, "refund", "failure", amount, currency, at))
-        self.emit("shopify_refund_transactions", (self.ids.next("txn", 6_100_000_000_000), refund_id, order_id,
-                                                  "refund", "pending" if pending_only else "success", amount,
-                                                  currency, at + 2 * US))
+            self.emit(
+                "shopify_refund_transactions",
+                (
+                    self.ids.next("txn", 6_100_000_000_000),
+                    refund_id,
+                    order_id,
+                    "refund",
+                    "failure",
+                    amount,
+                    currency,
+                    at,
+                ),
+            )
+        self.emit(
+            "shopify_refund_transactions",
+            (
+                self.ids.next("txn", 6_100_000_000_000),
+                refund_id,
+                order_id,
+                "refund",
+                "pending" if pending_only else "success",
+                amount,
+                currency,
+                at + 2 * US,
+            ),
+        )
         row[7] = "refunded" if full and not pending_only else "partially_refunded"
         row[18] = at
         self.emit("shopify_orders", tuple(row))
@@ -410,8 +598,7 @@ class Simulation:
         at = ts
         for _ in range(n_labels):
             at = self.uniform_ts(at + 2 * HOUR, at + 3 * DAY)
-            voided = self.label(order_id, number, at, order_total, "test" if test else "production",
-                                voidable=True)
+            voided = self.label(order_id, number, at, order_total, "test" if test else "production", voidable=True)
             if voided:
                 self.label(order_id, number, voided + HOUR, order_total, "production", voidable=False)
         if rng.random() < co.P_TEST_SHIPMENT:
@@ -423,8 +610,9 @@ class Simulation:
         n = self.ids.next("shipment", 0)
         sid = f"shp_{(n * 2654435761 + 97) % 16**32:032x}"
         u = rng.random()
-        reference = (f"#{number}" if u < 0.4 else str(number) if u < 0.7 else str(order_id) if u < 0.9
-                     else f" #{number} ")
+        reference = (
+            f"#{number}" if u < 0.4 else str(number) if u < 0.7 else str(order_id) if u < 0.9 else f" #{number} "
+        )
         carrier, service, lo, hi = rng.choice(co.CARRIERS)
         rate = self.randint(lo, hi)
         tracking = f"9400{n:018d}"
@@ -444,18 +632,27 @@ class Simulation:
         cid = f"clm_{(self.ids.next('claim', 0) * 40503 + 11) % 16**32:032x}"
         ctype = rng.choice(["loss", "loss", "damage", "damage", "theft"])
         created = self.uniform_ts(shipped + 7 * DAY, shipped + 20 * DAY)
-        row = [cid, ctype, "submitted", "Claim submitted", requested, None, requested, shipment_id, tracking,
-               "production", created, created, created]
+        row = [
+            cid,
+            ctype,
+            "submitted",
+            "Claim submitted",
+            requested,
+            None,
+            requested,
+            shipment_id,
+            tracking,
+            "production",
+            created,
+            created,
+            created,
+        ]
         self.emit("easypost_claims", tuple(row))
         review = self.uniform_ts(created + DAY, created + 5 * DAY)
         row[2], row[3], row[11], row[12] = "in_review", "Claim under review by carrier", review, review
         self.emit("easypost_claims", tuple(row))
-        u, acc = rng.random(), 0.0
-        for status, prob in co.CLAIM_OUTCOMES:
-            acc += prob
-            if u < acc:
-                break
-        else:
+        status = claim_outcome(rng.random())
+        if status is None:
             return  # stays pending
         done = self.uniform_ts(review + 4 * DAY, review + 30 * DAY)
         row[2], row[11], row[12] = status, done, done
@@ -486,12 +683,20 @@ class Simulation:
             ts = self.uniform_ts(start, end)
             items = self.addon_items(p.currency, self.randint(1, 2))
             code = self.coupon_code(ts) if rng.random() < co.P_ONE_OFF_WITH_AGENT_CODE else None
-            self.order(p, ts, items, "", source="web", code=code, percent=15 if code else 0,
-                       shipping=co.ONE_OFF_SHIPPING[p.currency], cancellable=True)
+            self.order(
+                p,
+                ts,
+                items,
+                "",
+                source="web",
+                code=code,
+                percent=15 if code else 0,
+                shipping=co.ONE_OFF_SHIPPING[p.currency],
+                cancellable=True,
+            )
         for _ in range(max(1, int(len(base) * co.P_TEST_ORDER_PER_MONTH))):
             p = rng.choice(base)
-            self.order(p, self.uniform_ts(start, end), self.addon_items(p.currency, 1), "", source="web",
-                       test=True)
+            self.order(p, self.uniform_ts(start, end), self.addon_items(p.currency, 1), "", source="web", test=True)
 
     # ------------------------------------------------------------------ helpdesk
     def upsell_campaign(self, p: Person, y: int, m: int) -> None:
@@ -520,48 +725,78 @@ class Simulation:
         self.campaign_ticket(p, UPSELL_TAG, "Welcome! Want your next box early?", agent, touch, replies)
         if rng.random() < co.P_UPSELL_TOUCHED_TWICE:
             second = self.uniform_ts(touch + 2 * DAY, touch + 5 * DAY)
-            self.campaign_ticket(p, UPSELL_TAG, "Following up on your welcome offer",
-                                 rng.choice(self.active_agents(second)), second, [])
+            self.campaign_ticket(
+                p, UPSELL_TAG, "Following up on your welcome offer", rng.choice(self.active_agents(second)), second, []
+            )
         if order_at is not None:
             ny, nm = add_months(y, m, 1)
             items = [(box_sku(ny, nm, p.plan), co.PLANS[p.plan]["title"], 1, co.PLANS[p.plan]["price"][p.currency])]
             if rng.random() < co.P_UPSELL_ADDON:
                 items += self.addon_items(p.currency, 2 if rng.random() < co.P_UPSELL_SECOND_ADDON else 1)
             u = rng.random()
-            code, percent = (("WELCOME10", 10) if u < co.P_WELCOME_CODE else
-                             (self.coupon_code(order_at), 15) if u < co.P_WELCOME_CODE + 0.08 else (None, 0))
-            self.order(p, order_at, items, "", source="shopify_draft_order", code=code, percent=percent,
-                       cancellable=True)
+            code, percent = (
+                ("WELCOME10", 10)
+                if u < co.P_WELCOME_CODE
+                else (self.coupon_code(order_at), 15)
+                if u < co.P_WELCOME_CODE + 0.08
+                else (None, 0)
+            )
+            self.order(
+                p, order_at, items, "", source="shopify_draft_order", code=code, percent=percent, cancellable=True
+            )
 
-    def campaign_ticket(self, p: Person, tag: str, subject: str, agent: dict, touch: int,
-                        replies: list[int]) -> None:
+    def campaign_ticket(self, p: Person, tag: str, subject: str, agent: dict, touch: int, replies: list[int]) -> None:
         """An outbound campaign ticket: its agent message is sent at `touch` (the touch time)."""
         rng = self.rng
         messages = []  # (from_agent, public, channel, via, rule_id, sender_id, sender_email, created, sent, failed)
         if rng.random() < co.P_AUTOMATION_FIRST:
             at = touch - 10 * MINUTE
-            messages.append((True, True, "email", "rule", AUTOMATION_RULE_ID, self.bot_id,
-                             f"bot@{co.AGENT_DOMAIN}", at, at + US, None))
+            messages.append(
+                (
+                    True,
+                    True,
+                    "email",
+                    "rule",
+                    AUTOMATION_RULE_ID,
+                    self.bot_id,
+                    f"bot@{co.AGENT_DOMAIN}",
+                    at,
+                    at + US,
+                    None,
+                )
+            )
         if rng.random() < co.P_FIRST_MESSAGE_FAILED:
             at = touch - self.randint(20, 180) * MINUTE
-            messages.append((True, True, "email", "helpdesk", None, agent["id"], agent["email"], at, None,
-                             at + 30 * 1_000_000))
-        messages.append((True, True, "email", "helpdesk", None, agent["id"], agent["email"], touch - 2 * US,
-                         touch, None))
+            messages.append(
+                (True, True, "email", "helpdesk", None, agent["id"], agent["email"], at, None, at + 30 * 1_000_000)
+            )
+        messages.append(
+            (True, True, "email", "helpdesk", None, agent["id"], agent["email"], touch - 2 * US, touch, None)
+        )
         if rng.random() < co.P_INTERNAL_NOTE:
             at = touch + self.randint(1, 60) * MINUTE
-            messages.append((True, False, "internal-note", "helpdesk", None, agent["id"], agent["email"], at, at,
-                             None))
+            messages.append((True, False, "internal-note", "helpdesk", None, agent["id"], agent["email"], at, at, None))
         for r in replies:
             messages.append((False, True, "email", "email", None, 0, p.display_email, r, r, None))
         trashed = touch + self.randint(1, 3) * DAY if rng.random() < co.P_TICKET_TRASHED else None
         start = min(m[7] for m in messages)
         self.ticket(p, start, "email", "helpdesk", True, tag, subject, agent, messages, trashed=trashed)
 
-    def ticket(self, p: Person | None, created: int, channel: str, via: str, from_agent: bool, tags: str,
-               subject: str, agent: dict | None, messages: list, spam: bool = False,
-               trashed: int | None = None, customer_id: int | None = None) -> int:
-        rng = self.rng
+    def ticket(
+        self,
+        p: Person | None,
+        created: int,
+        channel: str,
+        via: str,
+        from_agent: bool,
+        tags: str,
+        subject: str,
+        agent: dict | None,
+        messages: list,
+        spam: bool = False,
+        trashed: int | None = None,
+        customer_id: int | None = None,
+    ) -> int:
         cust = customer_id if customer_id is not None else self.gorgias_customer(p, created)
         tid = self.ids.next("ticket", 20_000_000)
         messages.sort(key=lambda mm: mm[7])
@@ -575,18 +810,85 @@ class Simulation:
             receiver = (p.display_email if p else "") if frm else (agent["email"] if agent else "")
             body = "Hi! " + subject if frm else "Yes please, go ahead!"
             if failed is not None:  # delivery failure arrives after the message was created
-                self.emit("gorgias_messages", (mid, tid, frm, public, mchannel, mvia, rule, cust_sender,
-                                               sender_email, receiver, body, mc, None, None, mc))
-            self.emit("gorgias_messages", (mid, tid, frm, public, mchannel, mvia, rule, cust_sender, sender_email,
-                                           receiver, body, mc, sent, failed, failed if failed else mc))
+                self.emit(
+                    "gorgias_messages",
+                    (
+                        mid,
+                        tid,
+                        frm,
+                        public,
+                        mchannel,
+                        mvia,
+                        rule,
+                        cust_sender,
+                        sender_email,
+                        receiver,
+                        body,
+                        mc,
+                        None,
+                        None,
+                        mc,
+                    ),
+                )
+            self.emit(
+                "gorgias_messages",
+                (
+                    mid,
+                    tid,
+                    frm,
+                    public,
+                    mchannel,
+                    mvia,
+                    rule,
+                    cust_sender,
+                    sender_email,
+                    receiver,
+                    body,
+                    mc,
+                    sent,
+                    failed,
+                    failed if failed else mc,
+                ),
+            )
             if mc > last_version:  # one ticket version per distinct update time
                 last_version = mc
-                self.emit("gorgias_tickets", (tid, cust, channel, via, from_agent, "open", spam, None, tags,
-                                              subject, assignee, created, None, mc))
+                self.emit(
+                    "gorgias_tickets",
+                    (
+                        tid,
+                        cust,
+                        channel,
+                        via,
+                        from_agent,
+                        "open",
+                        spam,
+                        None,
+                        tags,
+                        subject,
+                        assignee,
+                        created,
+                        None,
+                        mc,
+                    ),
+                )
         last = max(mm[7] for mm in messages)
         closed = last + self.randint(1, 48) * HOUR
-        row = [tid, cust, channel, via, from_agent, "closed", spam, None, tags, subject, assignee, created,
-               closed, closed]
+        row = [
+            tid,
+            cust,
+            channel,
+            via,
+            from_agent,
+            "closed",
+            spam,
+            None,
+            tags,
+            subject,
+            assignee,
+            created,
+            closed,
+            closed,
+        ]
         self.emit("gorgias_tickets", tuple(row))
         if trashed is not None:
             row[7], row[13] = max(trashed, closed + MINUTE), max(trashed, closed + MINUTE)
@@ -608,26 +910,39 @@ class Simulation:
                 follow = answer + self.randint(1, 30) * HOUR
                 messages.append((False, True, "email", "email", None, 0, p.display_email, follow, follow, None))
             if rng.random() < co.P_INTERNAL_NOTE:
-                messages.append((True, False, "internal-note", "helpdesk", None, agent["id"], agent["email"],
-                                 answer - MINUTE, answer - MINUTE, None))
-            tid = self.ticket(p, at, "email", "email", False, rng.choice(co.SUPPORT_TAGS),
-                              "Question about my box", agent, messages)
+                messages.append(
+                    (
+                        True,
+                        False,
+                        "internal-note",
+                        "helpdesk",
+                        None,
+                        agent["id"],
+                        agent["email"],
+                        answer - MINUTE,
+                        answer - MINUTE,
+                        None,
+                    )
+                )
+            tid = self.ticket(
+                p, at, "email", "email", False, rng.choice(co.SUPPORT_TAGS), "Question about my box", agent, messages
+            )
             if rng.random() < co.P_SURVEY:
                 sent = answer + 2 * DAY
                 sid = self.ids.next("survey", 3_000_000)
                 self.emit("gorgias_surveys", (sid, tid, p.gorgias_id, None, sent, None, sent, sent))
                 if rng.random() < 0.7:
                     scored = sent + self.randint(1, 48) * HOUR
-                    self.emit("gorgias_surveys", (sid, tid, p.gorgias_id, self.randint(1, 5), sent, scored, sent,
-                                                  scored))
+                    self.emit(
+                        "gorgias_surveys", (sid, tid, p.gorgias_id, self.randint(1, 5), sent, scored, sent, scored)
+                    )
         for _ in range(max(1, int(len(base) * co.P_SPAM_PER_MONTH))):
             at = self.uniform_ts(start, end)
             cid = self.ids.next("gorgias_customer", 50_000_000)
             email = f"promo{cid}@spam.example"
             self.emit("gorgias_customers", (cid, email, "Promo", None, None, at, at))
             messages = [(False, True, "email", "email", None, 0, email, at, at, None)]
-            self.ticket(None, at, "email", "email", False, "", "You won!!!", None, messages, spam=True,
-                        customer_id=cid)
+            self.ticket(None, at, "email", "email", False, "", "You won!!!", None, messages, spam=True, customer_id=cid)
 
     # ------------------------------------------------------------------ finance inputs
     def write_finance_inputs(self) -> None:
@@ -641,8 +956,15 @@ class Simulation:
             w.writerow(["month", "cost_type", "amount", "currency", "note"])
             for label in months:
                 w.writerow([label, "staffing", cents(n * co.STAFF_COST_PER_SIGNUP), "USD", "agent salaries"])
-                w.writerow([label, "platform", cents(co.PLATFORM_BASE + n * co.PLATFORM_PER_SIGNUP), "USD",
-                            "Gorgias subscription"])
+                w.writerow(
+                    [
+                        label,
+                        "platform",
+                        cents(co.PLATFORM_BASE + n * co.PLATFORM_PER_SIGNUP),
+                        "USD",
+                        "Gorgias subscription",
+                    ]
+                )
                 w.writerow([label, "other", cents(n * rng.randint(*co.QA_TOOLING_PER_SIGNUP)), "USD", "QA tooling"])
                 w.writerow([label, "other", cents(n * co.TRAINING_PER_SIGNUP_CAD), "CAD", "Training (Toronto vendor)"])
         first = date(*self.months[0], 1)
@@ -655,12 +977,24 @@ class Simulation:
                 for plan, spec in co.PLANS.items():
                     w.writerow([box_sku(by, bm, plan), valid.isoformat(), cents(spec["cost"]), "USD"])
                     if date(by, bm, 1) >= self.mid_date - timedelta(days=120):
-                        w.writerow([box_sku(by, bm, plan), max(self.mid_date, valid + timedelta(days=1)).isoformat(),
-                                    cents(half_up_div(spec["cost"] * co.COST_RISE_PERMILLE, 1000)), "USD"])
+                        w.writerow(
+                            [
+                                box_sku(by, bm, plan),
+                                max(self.mid_date, valid + timedelta(days=1)).isoformat(),
+                                cents(half_up_div(spec["cost"] * co.COST_RISE_PERMILLE, 1000)),
+                                "USD",
+                            ]
+                        )
             for sku, spec in co.ADDONS.items():
                 w.writerow([sku, (first - timedelta(days=400)).isoformat(), cents(spec["cost"]), "USD"])
-                w.writerow([sku, self.mid_date.isoformat(), cents(half_up_div(spec["cost"] * co.COST_RISE_PERMILLE,
-                                                                               1000)), "USD"])
+                w.writerow(
+                    [
+                        sku,
+                        self.mid_date.isoformat(),
+                        cents(half_up_div(spec["cost"] * co.COST_RISE_PERMILLE, 1000)),
+                        "USD",
+                    ]
+                )
         with open(folder / "agent_coupons.csv", "w", newline="") as f:
             w = csv.writer(f, lineterminator="\n")
             w.writerow(["code", "agent_email", "valid_from", "valid_to"])
@@ -678,6 +1012,25 @@ class Simulation:
             w.writerow(["setting", "value", "valid_from"])
             w.writerow(["refund_share", co.REFUND_SHARE_START, first.isoformat()])
             w.writerow(["refund_share", co.REFUND_SHARE_LATER, date(*self.months[-2], 1).isoformat()])
+
+
+def pick_plan(u: float) -> str:
+    acc = 0.0
+    for plan, spec in co.PLANS.items():
+        acc += spec["weight"]
+        if u < acc:
+            return plan
+    return plan
+
+
+def claim_outcome(u: float) -> str | None:
+    """The final status for a uniform draw `u`, or None for a claim that stays pending."""
+    acc = 0.0
+    for status, prob in co.CLAIM_OUTCOMES:
+        acc += prob
+        if u < acc:
+            return status
+    return None
 
 
 def next_renewal_date(paid_at: int) -> date:

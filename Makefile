@@ -1,0 +1,58 @@
+# Entry points. `make help` lists them. Everything installs into .venv from requirements.lock.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.synced-$(shell sha1sum requirements.lock | cut -c1-12)
+export PYTHONPATH := $(CURDIR)
+export DATA_DIR ?= $(CURDIR)/data
+export GX_ANALYTICS_ENABLED := false
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+SCALE ?= demo
+SEED ?= 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-fast lint format sandbox answer-key lock clean
+
+help: ## list the entry points
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.lock | $(BIN)/python
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	rm -f $(VENV)/.synced-* && touch $@
+
+install: $(STAMP) ## create .venv from the python3 on PATH (or PYTHON=...) and install the lock
+
+demo: install ## run the sandbox at SCALE (default demo) and show what it serves
+	$(BIN)/python -m sandbox demo --scale $(SCALE) --seed $(SEED)
+
+test: install ## the whole test suite (what CI runs)
+	$(BIN)/python -m pytest -q
+
+test-fast: install ## tests not marked slow
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+sandbox: install ## serve the vendor emulators at SCALE until Ctrl-C
+	$(BIN)/python -m sandbox serve --scale $(SCALE) --seed $(SEED)
+
+answer-key: install ## write the answer key of SCALE/SEED under data/answer-key/
+	$(BIN)/python -m sandbox answer-key --scale $(SCALE) --seed $(SEED) --out $(DATA_DIR)/answer-key/$(SCALE)-$(SEED)
+
+lock: ## re-resolve requirements.lock from pyproject.toml (needs uv)
+	$(BIN)/uv pip compile pyproject.toml --group dev --universal --python-version 3.11 --no-header -q -o requirements.lock
+
+clean: ## remove generated data (keeps .venv)
+	rm -rf $(DATA_DIR)

@@ -1,0 +1,130 @@
+"""Command line of the sandbox: generate, answer-key, serve, demo.
+
+python -m sandbox generate    --scale tiny --seed 1 [--out DIR] [--force]
+python -m sandbox answer-key  --scale tiny --seed 1 --out DIR [--advance-days N]
+python -m sandbox serve       --scale demo --seed 1 [--faults none|light|heavy] [--rate-limits on|off]
+python -m sandbox demo        --scale demo --seed 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+from sandbox.company import SCALES
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("DATA_DIR", "data"))
+
+
+def simulation_dir(scale: str, seed: int) -> Path:
+    return data_dir() / "sandbox" / f"{scale}-{seed}"
+
+
+def ensure_generated(scale: str, seed: int, out: Path | None = None, force: bool = False) -> Path:
+    """Generate once: the output is a pure function of (scale, seed), so an existing folder is reused."""
+    from sandbox.simulate import generate
+
+    out = out or simulation_dir(scale, seed)
+    manifest = out / "manifest.json"
+    if manifest.exists() and not force:
+        return out
+    tmp = out.with_name(out.name + ".partial")
+    if tmp.exists():
+        import shutil
+
+        shutil.rmtree(tmp)
+    started = time.monotonic()
+    print(f"generating scale={scale} seed={seed} ...", file=sys.stderr, flush=True)
+    result = generate(scale, seed, tmp)
+    if out.exists():
+        import shutil
+
+        shutil.rmtree(out)
+    tmp.rename(out)  # a half-generated folder is never mistaken for a finished one
+    rows = sum(result["rows"].values())
+    print(f"generated {rows:,} rows in {time.monotonic() - started:.1f} s -> {out}", file=sys.stderr, flush=True)
+    return out
+
+
+def cmd_generate(args: argparse.Namespace) -> None:
+    out = ensure_generated(args.scale, args.seed, Path(args.out) if args.out else None, args.force)
+    print(json.dumps(json.loads((out / "manifest.json").read_text())["rows"], indent=2))
+
+
+def cmd_answer_key(args: argparse.Namespace) -> None:
+    from sandbox.answer_key import AnswerKey, write
+    from sandbox.calendar import DAY
+
+    sim = ensure_generated(args.scale, args.seed)
+    clock = json.loads((sim / "manifest.json").read_text())["clock_us"]
+    key = AnswerKey(sim, as_of=clock + int(args.advance_days * DAY))
+    write(key.marts(), Path(args.out))
+    print(f"answer key written to {args.out}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from sandbox.emulators.server import serve
+
+    sim = ensure_generated(args.scale, args.seed)
+    serve(
+        sim,
+        faults=args.faults,
+        rate_limits=args.rate_limits == "on",
+        recharge_retention_days=args.recharge_retention_days,
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from sandbox.demo import run_demo
+
+    run_demo(ensure_generated(args.scale, args.seed))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m sandbox", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def scaled(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--scale", choices=sorted(SCALES), default="tiny")
+        p.add_argument("--seed", type=int, default=1)
+        return p
+
+    p = scaled("generate", "simulate the company into canonical tables (deterministic)")
+    p.add_argument("--out", help="folder (default $DATA_DIR/sandbox/<scale>-<seed>)")
+    p.add_argument("--force", action="store_true", help="regenerate even if the folder exists")
+    p.set_defaults(func=cmd_generate)
+
+    p = scaled("answer-key", "write the expected content of every mart as CSV")
+    p.add_argument("--out", required=True)
+    p.add_argument("--advance-days", type=float, default=0.0, help="as of the initial clock + this many days")
+    p.set_defaults(func=cmd_answer_key)
+
+    p = scaled("serve", "serve the four vendor APIs on 127.0.0.1 and print the AIRFLOW_CONN_* lines")
+    p.add_argument("--faults", choices=["none", "light", "heavy"], default="none")
+    p.add_argument("--rate-limits", choices=["on", "off"], default="on")
+    p.add_argument(
+        "--recharge-retention-days",
+        type=int,
+        default=90,
+        help="Recharge hides successful charges processed longer ago than this (0 = never)",
+    )
+    p.set_defaults(func=cmd_serve)
+
+    p = scaled("demo", "start the emulators, show what they serve, stop")
+    p.set_defaults(func=cmd_demo)
+
+    args = parser.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sandbox.simulate import generate
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("sim") / "tiny-1"
+    generate("tiny", 1, out)
+    return out
