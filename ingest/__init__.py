@@ -1,0 +1,1 @@
+"""Extraction and loading: vendor APIs and finance inputs into the DuckDB raw layer."""

@@ -1,0 +1,40 @@
+"""What every vendor client has in common: a session built from a connection, and `pages()`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from ingest.connections import Connection
+from ingest.endpoints import Endpoint
+from ingest.http import FatalHTTPError, VendorSession
+
+
+class MalformedPage(FatalHTTPError):
+    """Valid JSON of the wrong shape: not transient, and never silently skipped."""
+
+
+class Client:
+    conn_id: str  # the Airflow connection this vendor is configured by
+    endpoints: tuple[Endpoint, ...]
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.session = self.make_session(conn)
+
+    def make_session(self, conn: Connection) -> VendorSession:
+        raise NotImplementedError
+
+    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[list[dict]]:
+        """Every page of `ep` whose records may have changed in [since, until] (None: unbounded)."""
+        raise NotImplementedError
+
+    def envelope(self, ep: Endpoint, body: object) -> list:
+        items = body.get(ep.envelope) if isinstance(body, dict) else None
+        if not isinstance(items, list):
+            raise MalformedPage(f"{self.conn_id}: {ep.path} returned a page without a '{ep.envelope}' list")
+        return items
+
+
+def iso_utc(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S+00:00")

@@ -1,0 +1,68 @@
+"""EasyPost. Newest-first pages walked with `before_id`; filters may travel with it. No updated_at
+filter: shipments re-read a few weeks (refunds of labels), claims are read in full (small)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from ingest.client import Client, iso_utc
+from ingest.connections import Connection
+from ingest.endpoints import Endpoint
+from ingest.http import RateLimit, VendorSession
+
+ENDPOINTS = (
+    Endpoint(
+        "easypost",
+        "shipments",
+        "/shipments",
+        "shipments",
+        version_fields=("updated_at",),
+        page_size=100,
+        lookback=timedelta(days=21),
+        required=("created_at", "mode"),
+        timestamps=("created_at", "updated_at"),
+        money=("selected_rate.rate", "fees[].amount"),
+        enums={"mode": frozenset({"test", "production"})},
+    ),
+    Endpoint(
+        "easypost",
+        "claims",
+        "/claims",
+        "claims",
+        version_fields=("updated_at", "status_timestamp"),
+        page_size=100,
+        incremental=False,
+        required=("created_at", "status", "shipment_id"),
+        timestamps=("created_at", "updated_at", "status_timestamp", "history[].timestamp"),
+        money=("requested_amount", "approved_amount", "insurance_amount", "salvage_value"),
+        enums={
+            "status": frozenset({"submitted", "in_review", "approved", "approved_partial", "rejected", "cancelled"}),
+            "type": frozenset({"damage", "loss", "theft"}),
+            "mode": frozenset({"test", "production"}),
+        },
+    ),
+)
+
+
+class EasyPostClient(Client):
+    conn_id = "easypost_default"
+    endpoints = ENDPOINTS
+    rate = RateLimit(per_second=4.5, burst=5)  # list endpoints: 5 requests/s
+
+    def make_session(self, conn: Connection) -> VendorSession:
+        return VendorSession(conn.conn_id, f"{conn.base_url}/v2", auth=(conn.password, ""), rate=self.rate)
+
+    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[list[dict]]:
+        params: dict = {"page_size": ep.page_size, **ep.params}
+        if ep.incremental and since is not None:
+            params["start_datetime"] = iso_utc(since)
+        if until is not None:
+            params["end_datetime"] = iso_utc(until)
+        while True:
+            body = self.session.get(ep.path, params).body
+            items = self.envelope(ep, body)
+            yield items
+            if not body.get("has_more") or not items:
+                return
+            params = {**params, "before_id": items[-1]["id"]}

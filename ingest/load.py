@@ -1,0 +1,185 @@
+"""The one writer: merge landing files into raw_<vendor>.<entity>, record runs, advance watermarks.
+
+Each endpoint's pending files load in ONE transaction, together with the bookkeeping
+(ops.loaded_files, ops.extract_runs, ops.extract_state): a load killed at any point leaves
+either everything or nothing, and files already recorded are never loaded twice.
+Merge rule: per id, keep the version with the greatest updated time; a re-extracted identical
+version changes nothing, so running the same interval twice gives the same raw tables.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import duckdb
+
+from ingest.endpoints import Endpoint
+from ingest.landing import write_state
+from ingest.paths import endpoint_landing_dir, warehouse_path
+from ingest.vendors import CLIENTS
+
+log = logging.getLogger(__name__)
+
+OPS_DDL = """
+CREATE SCHEMA IF NOT EXISTS ops;
+CREATE TABLE IF NOT EXISTS ops.loaded_files (
+    vendor VARCHAR, entity VARCHAR, file VARCHAR, run_id VARCHAR, rows BIGINT, loaded_at TIMESTAMPTZ,
+    PRIMARY KEY (vendor, entity, file));
+CREATE TABLE IF NOT EXISTS ops.extract_runs (
+    run_id VARCHAR, vendor VARCHAR, endpoint VARCHAR, window_start TIMESTAMPTZ, window_end TIMESTAMPTZ,
+    full_refresh BOOLEAN, pages BIGINT, records BIGINT, rejected BIGINT, requests BIGINT, retries BIGINT,
+    throttled BIGINT, duration_s DOUBLE, status VARCHAR, error VARCHAR, started_at TIMESTAMPTZ,
+    finished_at TIMESTAMPTZ, rows_merged BIGINT, loaded_at TIMESTAMPTZ, PRIMARY KEY (run_id, vendor, endpoint));
+CREATE TABLE IF NOT EXISTS ops.extract_state (
+    vendor VARCHAR, endpoint VARCHAR, watermark TIMESTAMPTZ, run_id VARCHAR, updated_at TIMESTAMPTZ,
+    PRIMARY KEY (vendor, endpoint));
+"""
+
+
+def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    path = path or warehouse_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path))
+    con.execute(OPS_DDL)
+    return con
+
+
+def raw_table(ep: Endpoint) -> str:
+    return f"raw_{ep.vendor}.{ep.entity}"
+
+
+def ensure_raw(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS raw_{ep.vendor}")
+    con.execute(f"""CREATE TABLE IF NOT EXISTS {raw_table(ep)} (
+        id VARCHAR NOT NULL, updated_at TIMESTAMPTZ, extracted_at TIMESTAMPTZ NOT NULL, run_id VARCHAR NOT NULL,
+        record JSON NOT NULL)""")
+
+
+def pending_manifests(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> list[dict]:
+    folder = endpoint_landing_dir(ep.vendor, ep.entity)
+    done = {
+        r[0]
+        for r in con.execute(
+            "SELECT file FROM ops.loaded_files WHERE vendor = ? AND entity = ?", [ep.vendor, ep.entity]
+        ).fetchall()
+    }
+    out = []
+    for path in sorted(folder.glob("*.manifest.json")):
+        if path.name not in done:
+            out.append(dict(json.loads(path.read_text()), _manifest=path.name))
+    return out
+
+
+def load_endpoint(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
+    manifests = pending_manifests(con, ep)
+    if not manifests:
+        return {"endpoint": ep.name, "manifests": 0, "rows_in": 0, "rows_merged": 0}
+    folder = endpoint_landing_dir(ep.vendor, ep.entity)
+    files = [str(folder / f) for m in manifests if m["status"] == "succeeded" for f in m["files"]]
+    started = time.monotonic()
+    table = raw_table(ep)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        ensure_raw(con, ep)
+        rows_in = merged = 0
+        if files:
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE _batch AS
+                SELECT id, updated_at, extracted_at, run_id, record::JSON AS record
+                FROM read_parquet({files!r})
+                QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC NULLS LAST,
+                                           extracted_at DESC) = 1""")
+            rows_in = con.execute("SELECT count(*) FROM _batch").fetchone()[0]
+            # Newer versions replace older ones; an identical re-extracted version changes nothing.
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE _newer AS
+                SELECT b.* FROM _batch b LEFT JOIN {table} t ON t.id = b.id
+                WHERE t.id IS NULL
+                   OR b.updated_at > t.updated_at
+                   OR (t.updated_at IS NULL AND b.updated_at IS NOT NULL)
+                   OR (b.updated_at IS NOT DISTINCT FROM t.updated_at AND b.record::VARCHAR <> t.record::VARCHAR)""")
+            merged = con.execute("SELECT count(*) FROM _newer").fetchone()[0]
+            con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _newer)")
+            con.execute(f"INSERT INTO {table} SELECT * FROM _newer")
+            con.execute("DROP TABLE _batch; DROP TABLE _newer")
+        record_runs(con, ep, manifests, merged)
+        watermark = advance_watermark(con, ep, manifests)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    if watermark is not None:  # mirror for the extract side, only after the commit
+        write_state(folder, {"watermark": watermark, "run_id": manifests[-1]["run_id"]})
+    elapsed = time.monotonic() - started
+    log.info("%s: merged %d of %d rows from %d files in %.2f s", ep.name, merged, rows_in, len(files), elapsed)
+    return {
+        "endpoint": ep.name,
+        "manifests": len(manifests),
+        "files": len(files),
+        "rows_in": rows_in,
+        "rows_merged": merged,
+        "seconds": round(elapsed, 3),
+    }
+
+
+def record_runs(con: duckdb.DuckDBPyConnection, ep: Endpoint, manifests: list[dict], merged: int) -> None:
+    for m in manifests:
+        con.execute(
+            """INSERT OR REPLACE INTO ops.extract_runs VALUES
+            (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, now())""",
+            [
+                m["run_id"],
+                ep.vendor,
+                ep.entity,
+                m.get("since"),
+                m.get("until"),
+                m.get("full_refresh"),
+                m["pages"],
+                m["records"],
+                m["rejected"],
+                m["requests"],
+                m["retries"],
+                m["throttled"],
+                m["duration_s"],
+                m["status"],
+                m["error"],
+                m["started_at"],
+                m["finished_at"],
+                merged if m["status"] == "succeeded" else 0,
+            ],
+        )
+        rows = [(ep.vendor, ep.entity, f, m["run_id"]) for f in (*m["files"], m["_manifest"])]
+        con.executemany("INSERT INTO ops.loaded_files VALUES (?, ?, ?, ?, NULL, now())", rows)
+
+
+def advance_watermark(con: duckdb.DuckDBPyConnection, ep: Endpoint, manifests: list[dict]) -> str | None:
+    """The watermark moves forward only: to the newest version loaded by a succeeded incremental run."""
+    marks = [m["max_version"] for m in manifests if m["status"] == "succeeded" and m.get("max_version")]
+    if ep.incremental and marks:
+        con.execute(
+            """
+            INSERT INTO ops.extract_state VALUES (?, ?, ?::TIMESTAMPTZ, ?, now())
+            ON CONFLICT (vendor, endpoint) DO UPDATE SET
+                watermark = greatest(extract_state.watermark, excluded.watermark),
+                run_id = excluded.run_id, updated_at = excluded.updated_at""",
+            [ep.vendor, ep.entity, max(marks), manifests[-1]["run_id"]],
+        )
+    row = con.execute(
+        "SELECT strftime(watermark AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%f+00:00') "
+        "FROM ops.extract_state WHERE vendor = ? AND endpoint = ?",
+        [ep.vendor, ep.entity],
+    ).fetchone()
+    return row[0] if row else None
+
+
+def load_vendor(vendor: str, con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
+    own = con is None
+    con = con or connect()
+    try:
+        return [load_endpoint(con, ep) for ep in CLIENTS[vendor].endpoints]
+    finally:
+        if own:
+            con.close()

@@ -1,0 +1,94 @@
+"""The shared HTTP behaviour: what is retried, how long it waits, what fails at once."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ingest.http import AuthError, FatalHTTPError, RateLimit, RetryPolicy, Throttle, VendorSession
+from tests.ingest.scripted_server import Scripted
+
+OK = {"status": 200, "body": '{"data": [1, 2]}'}
+FAST = RetryPolicy(max_tries=5, base_delay=0.01, max_delay=0.05, throttle_default_wait=0.05)
+
+
+@pytest.fixture
+def serve():
+    servers = []
+
+    def start(*steps: dict) -> tuple[Scripted, VendorSession]:
+        s = Scripted(list(steps))
+        servers.append(s)
+        return s, VendorSession("acme_default", s.url, auth=("me", "s3cr3t-key"), retry=FAST, timeout=(1, 0.5))
+
+    yield start
+    for s in servers:
+        s.close()
+
+
+def test_5xx_then_success_is_retried(serve):
+    server, http = serve({"status": 503}, {"status": 502}, {"status": 500}, OK)
+    assert http.get("/x").body == {"data": [1, 2]}
+    assert (http.stats.requests, http.stats.retries) == (4, 3)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"status": 200, "body": "<html><body>Gateway</body></html>", "headers": {"Content-Type": "text/html"}},
+        {"status": 200, "body": '{"data": [1, 2, 3, 4, 5, 6, 7, 8]}', "truncate": True},
+        {"status": 200, "body": '{"data": [1, 2'},
+        {"status": 200, "body": '{"data": []}', "sleep": 0.8},  # past the 0.5 s read timeout
+    ],
+    ids=["html", "truncated", "invalid-json", "timeout"],
+)
+def test_broken_200s_and_timeouts_are_transient(serve, bad):
+    server, http = serve(bad, OK)
+    assert http.get("/x").body == {"data": [1, 2]}
+    assert http.stats.retries == 1
+
+
+def test_429_waits_for_retry_after_whatever_its_casing(serve):
+    server, http = serve({"status": 429, "headers": {"Retry-after": "0.3"}}, OK)
+    started = time.monotonic()
+    http.get("/x")
+    assert time.monotonic() - started >= 0.3
+    assert http.stats.throttled == 1
+
+
+def test_429_without_retry_after_backs_off_by_default(serve):
+    server, http = serve({"status": 429}, OK)
+    http.get("/x")
+    assert server.seen[1]["at"] - server.seen[0]["at"] >= FAST.throttle_default_wait
+
+
+def test_401_fails_at_once_naming_the_connection_not_the_secret(serve):
+    server, http = serve({"status": 401, "body": '{"error": "bad key"}'})
+    with pytest.raises(AuthError) as err:
+        http.get("/x")
+    assert "acme_default" in str(err.value) and "s3cr3t-key" not in str(err.value)
+    assert len(server.seen) == 1
+
+
+def test_other_4xx_is_fatal_without_retry(serve):
+    server, http = serve({"status": 422, "body": '{"errors": "cursor with filters"}'})
+    with pytest.raises(FatalHTTPError, match="422"):
+        http.get("/x")
+    assert len(server.seen) == 1
+
+
+def test_retries_are_bounded(serve):
+    server, http = serve({"status": 503})
+    with pytest.raises(FatalHTTPError, match="still failing after 5 tries"):
+        http.get("/x")
+    assert len(server.seen) == 5
+
+
+def test_throttle_holds_the_sustained_rate():
+    throttle = Throttle(RateLimit(per_second=20, burst=5))
+    started = time.monotonic()
+    for _ in range(25):
+        throttle.acquire()
+    # 5 at once, then 20 more at 20/s: at least ~1 s
+    assert time.monotonic() - started >= 0.95
