@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 
-class ConnectionError_(RuntimeError):  # noqa: N801 - avoid shadowing the builtin ConnectionError
+class ConnectionConfigError(RuntimeError):
     """A connection is missing or malformed."""
 
 
@@ -38,7 +38,9 @@ def _from_env(conn_id: str) -> Connection | None:
         try:
             d = json.loads(raw)
         except json.JSONDecodeError as exc:
-            raise ConnectionError_(f"AIRFLOW_CONN_{conn_id.upper()} is not valid JSON (line {exc.lineno})") from None
+            raise ConnectionConfigError(
+                f"AIRFLOW_CONN_{conn_id.upper()} is not valid JSON (line {exc.lineno})"
+            ) from None
         host = d.get("host") or ""
         if d.get("port") and "://" in host and host.count(":") < 2:
             host = f"{host}:{d['port']}"
@@ -61,8 +63,8 @@ def get_connection(conn_id: str) -> Connection:
             from airflow.sdk import Connection as AirflowConnection
 
             c = AirflowConnection.get(conn_id)
-        except Exception:  # noqa: BLE001 - any failure means: not configured
-            raise ConnectionError_(
+        except Exception:  # any failure here means: not configured
+            raise ConnectionConfigError(
                 f"connection '{conn_id}' is not configured: set AIRFLOW_CONN_{conn_id.upper()} or create it in Airflow"
             ) from None
         extra = c.extra_dejson if hasattr(c, "extra_dejson") else {}
@@ -71,5 +73,5 @@ def get_connection(conn_id: str) -> Connection:
             host = f"{host}:{c.port}"
         conn = Connection(conn_id, host, c.login or "", c.password or "", extra)
     if not conn.host.startswith(("http://", "https://")):
-        raise ConnectionError_(f"connection '{conn_id}': host must be a URL with its scheme (got no http/https)")
+        raise ConnectionConfigError(f"connection '{conn_id}': host must be a URL with its scheme (got no http/https)")
     return conn

@@ -54,6 +54,19 @@ def values_at(record: object, path: str) -> list:
     return current
 
 
+def _unparseable(ep: Endpoint, record: dict) -> str | None:
+    for paths, parse, what in ((ep.timestamps, parse_ts, "timestamp"), (ep.money, parse_money, "amount")):
+        for path in paths:
+            for v in values_at(record, path):
+                if v is None:
+                    continue
+                try:
+                    parse(v)
+                except (ValueError, TypeError):
+                    return f"field '{path}': unparseable {what} {v!r}"
+    return None
+
+
 def check_record(ep: Endpoint, record: object) -> tuple[datetime | None, str | None]:
     """(version time, None) for a valid record, (None, reason) for one to quarantine."""
     if not isinstance(record, dict):
@@ -61,22 +74,12 @@ def check_record(ep: Endpoint, record: object) -> tuple[datetime | None, str | N
     if record.get(ep.key) in (None, ""):
         return None, f"missing primary key '{ep.key}'"
     for path in ep.required:
-        if not values_at(record, path) or any(v is None for v in values_at(record, path)):
+        found = values_at(record, path)
+        if not found or any(v is None for v in found):
             return None, f"missing required field '{path}'"
-    for path in ep.timestamps:
-        for v in values_at(record, path):
-            if v is not None:
-                try:
-                    parse_ts(v)
-                except (ValueError, TypeError):
-                    return None, f"field '{path}': unparseable timestamp {v!r}"
-    for path in ep.money:
-        for v in values_at(record, path):
-            if v is not None:
-                try:
-                    parse_money(v)
-                except ValueError:
-                    return None, f"field '{path}': unparseable amount {v!r}"
+    problem = _unparseable(ep, record)
+    if problem:
+        return None, problem
     for path, allowed in ep.enums.items():
         for v in values_at(record, path):
             if v is not None and v not in allowed:

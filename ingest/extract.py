@@ -100,7 +100,7 @@ def extract_endpoint(
                 f"(> {max_reject_ratio:.1%}); see {folder}/rejected/"
             )
         status, error = "succeeded", None
-    except Exception as exc:  # noqa: BLE001 - recorded in the manifest, then raised again by the caller
+    except Exception as exc:  # recorded in the manifest; extract_vendor raises it again
         batch.flush()  # nothing fetched is lost: rejected records stay quarantined for inspection
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         if isinstance(exc, AuthError):

@@ -28,7 +28,7 @@ def serve():
 
 
 def test_5xx_then_success_is_retried(serve):
-    server, http = serve({"status": 503}, {"status": 502}, {"status": 500}, OK)
+    _server, http = serve({"status": 503}, {"status": 502}, {"status": 500}, OK)
     assert http.get("/x").body == {"data": [1, 2]}
     assert (http.stats.requests, http.stats.retries) == (4, 3)
 
@@ -44,13 +44,13 @@ def test_5xx_then_success_is_retried(serve):
     ids=["html", "truncated", "invalid-json", "timeout"],
 )
 def test_broken_200s_and_timeouts_are_transient(serve, bad):
-    server, http = serve(bad, OK)
+    _server, http = serve(bad, OK)
     assert http.get("/x").body == {"data": [1, 2]}
     assert http.stats.retries == 1
 
 
 def test_429_waits_for_retry_after_whatever_its_casing(serve):
-    server, http = serve({"status": 429, "headers": {"Retry-after": "0.3"}}, OK)
+    _server, http = serve({"status": 429, "headers": {"Retry-after": "0.3"}}, OK)
     started = time.monotonic()
     http.get("/x")
     assert time.monotonic() - started >= 0.3
@@ -58,13 +58,13 @@ def test_429_waits_for_retry_after_whatever_its_casing(serve):
 
 
 def test_429_without_retry_after_backs_off_by_default(serve):
-    server, http = serve({"status": 429}, OK)
+    _server, http = serve({"status": 429}, OK)
     http.get("/x")
     assert server.seen[1]["at"] - server.seen[0]["at"] >= FAST.throttle_default_wait
 
 
 def test_401_fails_at_once_naming_the_connection_not_the_secret(serve):
-    server, http = serve({"status": 401, "body": '{"error": "bad key"}'})
+    _server, http = serve({"status": 401, "body": '{"error": "bad key"}'})
     with pytest.raises(AuthError) as err:
         http.get("/x")
     assert "acme_default" in str(err.value) and "s3cr3t-key" not in str(err.value)
@@ -72,14 +72,14 @@ def test_401_fails_at_once_naming_the_connection_not_the_secret(serve):
 
 
 def test_other_4xx_is_fatal_without_retry(serve):
-    server, http = serve({"status": 422, "body": '{"errors": "cursor with filters"}'})
+    _server, http = serve({"status": 422, "body": '{"errors": "cursor with filters"}'})
     with pytest.raises(FatalHTTPError, match="422"):
         http.get("/x")
     assert len(server.seen) == 1
 
 
 def test_retries_are_bounded(serve):
-    server, http = serve({"status": 503})
+    _server, http = serve({"status": 503})
     with pytest.raises(FatalHTTPError, match="still failing after 5 tries"):
         http.get("/x")
     assert len(server.seen) == 5
