@@ -58,13 +58,13 @@ def test_429_waits_for_retry_after_whatever_its_casing(serve):
 
 
 def test_429_without_retry_after_backs_off_by_default(serve):
-    _server, http = serve({"status": 429}, OK)
+    server, http = serve({"status": 429}, OK)
     http.get("/x")
     assert server.seen[1]["at"] - server.seen[0]["at"] >= FAST.throttle_default_wait
 
 
 def test_401_fails_at_once_naming_the_connection_not_the_secret(serve):
-    _server, http = serve({"status": 401, "body": '{"error": "bad key"}'})
+    server, http = serve({"status": 401, "body": '{"error": "bad key"}'})
     with pytest.raises(AuthError) as err:
         http.get("/x")
     assert "acme_default" in str(err.value) and "s3cr3t-key" not in str(err.value)
@@ -72,14 +72,14 @@ def test_401_fails_at_once_naming_the_connection_not_the_secret(serve):
 
 
 def test_other_4xx_is_fatal_without_retry(serve):
-    _server, http = serve({"status": 422, "body": '{"errors": "cursor with filters"}'})
+    server, http = serve({"status": 422, "body": '{"errors": "cursor with filters"}'})
     with pytest.raises(FatalHTTPError, match="422"):
         http.get("/x")
     assert len(server.seen) == 1
 
 
 def test_retries_are_bounded(serve):
-    _server, http = serve({"status": 503})
+    server, http = serve({"status": 503})
     with pytest.raises(FatalHTTPError, match="still failing after 5 tries"):
         http.get("/x")
     assert len(server.seen) == 5
