@@ -7,6 +7,7 @@ and loader read these declarations, so a new endpoint is a few lines, not a new 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import datetime, timedelta
 
 from ingest.parse import parse_money, parse_ts
@@ -35,12 +36,15 @@ class Endpoint:
         return f"{self.vendor}.{self.entity}"
 
 
+@lru_cache(maxsize=1024)
+def _steps(path: str) -> tuple[tuple[str, bool], ...]:
+    return tuple((p[:-2], True) if p.endswith("[]") else (p, False) for p in path.split("."))
+
+
 def values_at(record: object, path: str) -> list:
     """Values at a dotted path; `items[]` walks every element of a list. Missing parts give []."""
     current = [record]
-    for part in path.split("."):
-        many = part.endswith("[]")
-        name = part[:-2] if many else part
+    for name, many in _steps(path):
         nxt = []
         for obj in current:
             if not isinstance(obj, dict) or name not in obj:
