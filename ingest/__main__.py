@@ -1,8 +1,8 @@
 """Command line of the pipeline's ingest side (the DAG tasks call the same functions).
 
-    python -m ingest extract --vendor shopify [--since ISO] [--until ISO] [--full-refresh] [--run-id ID]
-    python -m ingest load    --vendor shopify
-    python -m ingest finance [--dir FOLDER]
+python -m ingest extract --vendor shopify [--since ISO] [--until ISO] [--full-refresh] [--run-id ID]
+python -m ingest load    --vendor shopify
+python -m ingest finance [--dir FOLDER]
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from ingest.vendors import CLIENTS
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m ingest", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("extract", help="vendor API -> landing files (never opens the warehouse)")
     p.add_argument("--vendor", choices=sorted(CLIENTS), action="append", required=True)
@@ -56,8 +57,9 @@ def main(argv: list[str] | None = None) -> None:
 
         con = connect()
         try:
-            print(json.dumps(load_finance_inputs(con, Path(args.dir) if args.dir else finance_inputs_dir()),
-                             default=str))
+            print(
+                json.dumps(load_finance_inputs(con, Path(args.dir) if args.dir else finance_inputs_dir()), default=str)
+            )
         finally:
             con.close()
 

@@ -7,8 +7,8 @@ and loader read these declarations, so a new endpoint is a few lines, not a new 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from ingest.parse import parse_money, parse_ts
 
