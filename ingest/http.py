@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import random
 import threading
 import time
@@ -101,7 +102,7 @@ class VendorSession:
         auth: tuple[str, str] | None = None,
         rate: RateLimit | None = None,
         retry: RetryPolicy | None = None,
-        timeout: tuple[float, float] = (5.0, 30.0),
+        timeout: tuple[float, float] | None = None,
     ):
         self.conn_id = conn_id
         self.base_url = base_url.rstrip("/")
@@ -111,7 +112,8 @@ class VendorSession:
         self.session.auth = auth
         self.throttle = Throttle(rate) if rate else None
         self.retry = retry or RetryPolicy()
-        self.timeout = timeout
+        # Connect and read timeouts; HTTP_READ_TIMEOUT_S tunes the read side for slow vendors (or tests).
+        self.timeout = timeout or (5.0, float(os.environ.get("HTTP_READ_TIMEOUT_S", "30")))
         self.stats = CallStats()
 
     def url(self, path: str) -> str:
