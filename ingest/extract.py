@@ -6,12 +6,13 @@ from is the one the loader mirrored into the endpoint's `_state.json` after its 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+
+import orjson
 
 from ingest.client import Client
 from ingest.connections import get_connection
@@ -83,7 +84,7 @@ def extract_endpoint(
             pages += 1
             extracted = datetime.now(UTC)
             for record in page:
-                text = json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+                text = orjson.dumps(record).decode()
                 version, problem = check_record(ep, record)
                 key = record.get(ep.key) if isinstance(record, dict) else None
                 if problem:

@@ -9,7 +9,6 @@ Errors name the connection, never its secret.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import random
@@ -18,6 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 import requests
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,7 @@ class VendorSession:
         if "html" in ctype or r.text.lstrip()[:1] == "<":
             raise TransientError("HTML body with status 200", self._backoff(n))
         try:
-            body = json.loads(r.content)
+            body = orjson.loads(r.content)
         except ValueError:
             raise TransientError("invalid or truncated JSON body", self._backoff(n)) from None
         return Response(body, r.headers, r.url)

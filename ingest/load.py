@@ -43,6 +43,7 @@ def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     path = path or warehouse_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(path))
+    con.execute("SET preserve_insertion_order = false")  # raw tables are keyed, not ordered: faster bulk inserts
     con.execute(OPS_DDL)
     return con
 
@@ -92,19 +93,19 @@ def load_endpoint(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
                 FROM read_parquet({files!r})
                 QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC NULLS LAST,
                                            extracted_at DESC) = 1""")
-            rows_in = con.execute("SELECT count(*) FROM _batch").fetchone()[0]
-            # Newer versions replace older ones; an identical re-extracted version changes nothing.
+            rows_in = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
+            # Older versions make way for newer ones; an identical re-extracted version changes nothing.
             con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE _newer AS
-                SELECT b.* FROM _batch b LEFT JOIN {table} t ON t.id = b.id
-                WHERE t.id IS NULL
-                   OR b.updated_at > t.updated_at
-                   OR (t.updated_at IS NULL AND b.updated_at IS NOT NULL)
-                   OR (b.updated_at IS NOT DISTINCT FROM t.updated_at AND b.record::VARCHAR <> t.record::VARCHAR)""")
-            merged = con.execute("SELECT count(*) FROM _newer").fetchone()[0]
-            con.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM _newer)")
-            con.execute(f"INSERT INTO {table} SELECT * FROM _newer")
-            con.execute("DROP TABLE _batch; DROP TABLE _newer")
+                DELETE FROM {table} t USING _batch b
+                WHERE t.id = b.id
+                  AND (b.updated_at > t.updated_at
+                       OR (t.updated_at IS NULL AND b.updated_at IS NOT NULL)
+                       OR (b.updated_at IS NOT DISTINCT FROM t.updated_at
+                           AND b.record::VARCHAR <> t.record::VARCHAR))""")
+            merged = con.execute(
+                f"INSERT INTO {table} SELECT b.* FROM _batch b ANTI JOIN {table} t ON t.id = b.id"
+            ).fetchall()[0][0]
+            con.execute("DROP TABLE _batch")
         record_runs(con, ep, manifests, merged)
         watermark = advance_watermark(con, ep, manifests)
         con.execute("COMMIT")
@@ -171,8 +172,8 @@ def advance_watermark(con: duckdb.DuckDBPyConnection, ep: Endpoint, manifests: l
         "SELECT strftime(watermark AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%f+00:00') "
         "FROM ops.extract_state WHERE vendor = ? AND endpoint = ?",
         [ep.vendor, ep.entity],
-    ).fetchone()
-    return row[0] if row else None
+    ).fetchall()
+    return row[0][0] if row else None
 
 
 def load_vendor(vendor: str, con: duckdb.DuckDBPyConnection | None = None) -> list[dict]:
