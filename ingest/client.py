@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import FatalHTTPError, RateLimit, VendorSession
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list  # parsed, for paging decisions
+    raw: bytes  # the body as received: what lands, untouched
 
 
 class MalformedPage(FatalHTTPError):
@@ -27,7 +34,7 @@ class Client:
     def make_session(self, conn: Connection) -> VendorSession:
         raise NotImplementedError
 
-    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[list[dict]]:
+    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[Page]:
         """Every page of `ep` whose records may have changed in [since, until] (None: unbounded)."""
         raise NotImplementedError
 

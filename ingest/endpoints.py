@@ -6,14 +6,9 @@ and loader read these declarations, so a new endpoint is a few lines, not a new 
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
-
-from ingest.parse import parse_ts
 
 
 @dataclass(frozen=True)
@@ -61,75 +56,87 @@ def values_at(record: object, path: str) -> list:
     return current
 
 
-Checker = Callable[[object], tuple[datetime | None, str | None]]
-_CHECKERS: dict[int, tuple[Endpoint, Checker]] = {}
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
-def _ts_ok(v: object) -> bool:
-    try:
-        datetime.fromisoformat(v)  # C-fast; offsets, Z, fractions, naive and bare dates
-        return True
-    except (ValueError, TypeError):
-        return False
+def _json_path(path: str) -> str:
+    return "$." + path.replace("[]", "[*]")
 
 
-def _money_ok(v: object) -> bool:
-    if isinstance(v, bool):
-        return False
-    if isinstance(v, int | float):
-        return math.isfinite(v)
-    try:
-        return Decimal(v).is_finite()
-    except (InvalidOperation, TypeError):
-        return False
+_BAD = {  # SQL: is the non-null text x not a valid value of this kind?
+    "timestamp": "NOT isfinite(coalesce(TRY_CAST({x} AS TIMESTAMPTZ), 'infinity'::TIMESTAMPTZ))",
+    "amount": "TRY_CAST({x} AS DECIMAL(38, 10)) IS NULL",
+}
 
 
-def _getter(path: str) -> Callable[[dict], list]:
-    if "." in path or "[]" in path:
-        return lambda record: values_at(record, path)
-    return lambda record: [record[path]] if path in record else []
+def validation_sql(ep: Endpoint, source: str) -> str:
+    """SQL over `source(record, extracted_at)` -> id, updated_at (the version), problem (NULL when valid).
+
+    Set-based, so landing costs no Python per record. Scalar fields come from one JSON parse per
+    record (a multi-path extract); list paths (`items[].price`) are extracted on their own.
+    """
+    scalars: list[str] = []
+
+    def val(path: str) -> str:
+        if "[]" in path:
+            return f"json_extract_string(record, {_lit(_json_path(path))})"
+        if path not in scalars:
+            scalars.append(path)
+        return f"v[{scalars.index(path) + 1}]"
+
+    def first_bad(path: str, bad: str) -> tuple[str, str]:
+        """(condition, offending value) for a path whose values must not satisfy `bad`."""
+        if "[]" in path:
+            found = f"list_filter({val(path)}, lambda x: x IS NOT NULL AND {bad.format(x='x')})[1]"
+            return f"{found} IS NOT NULL", found
+        return f"({val(path)} IS NOT NULL AND {bad.format(x=val(path))})", val(path)
+
+    key = val(ep.key)
+    cases = [f"WHEN {key} IS NULL OR {key} = '' THEN {_lit(f'missing primary key {ep.key!r}')}"]
+    for path in ep.required:
+        missing = (
+            f"len(list_filter({val(path)}, lambda x: x IS NOT NULL)) < greatest(len({val(path)}), 1)"
+            if "[]" in path
+            else f"{val(path)} IS NULL"
+        )
+        cases.append(f"WHEN {missing} THEN {_lit(f'missing required field {path!r}')}")
+    for paths, kind in ((ep.timestamps, "timestamp"), (ep.money, "amount")):
+        for path in paths:
+            cond, value = first_bad(path, _BAD[kind])
+            cases.append(f"WHEN {cond} THEN {_lit(f'field {path!r}: unparseable {kind} ')} || {value}")
+    for path, allowed in ep.enums.items():
+        values = ", ".join(_lit(a) for a in sorted(allowed))
+        cond, value = first_bad(path, f"{{x}} NOT IN ({values})")
+        cases.append(
+            f"WHEN {cond} THEN {_lit(f'field {path!r}: ')} || {value} || ' is not one of the documented values'"
+        )
+    versions = [f"TRY_CAST({val(f)} AS TIMESTAMPTZ)" for f in ep.version_fields] or ["NULL::TIMESTAMPTZ"]
+    columns = ", ".join(_lit(_json_path(p)) for p in scalars)
+    return f"""
+        SELECT {key} AS id, greatest({", ".join(versions)}) AS updated_at,
+               CASE {" ".join(cases)} END AS problem, extracted_at, record
+        FROM (SELECT record::VARCHAR AS record, extracted_at,
+                     json_extract_string(record, [{columns}]) AS v
+              FROM {source})"""
 
 
-def compile_checker(ep: Endpoint) -> Checker:
-    """One closure per endpoint with every lookup decided up front: the per-record cost is the hot path."""
-    required = [(p, _getter(p)) for p in ep.required]
-    typed = [
-        (p, _getter(p), ok, what)
-        for paths, ok, what in ((ep.timestamps, _ts_ok, "timestamp"), (ep.money, _money_ok, "amount"))
-        for p in paths
-    ]
-    enums = [(p, _getter(p), allowed) for p, allowed in ep.enums.items()]
-    versions = [_getter(p) for p in ep.version_fields]
-    key = ep.key
+def check_records(ep: Endpoint, records: list) -> list[tuple[datetime | None, str | None]]:
+    """(version, problem) for each record, by the same SQL that landing uses (for tests and tools)."""
+    import duckdb
+    import orjson
 
-    def check(record: object) -> tuple[datetime | None, str | None]:
-        if not isinstance(record, dict):
-            return None, f"record is a {type(record).__name__}, not an object"
-        if record.get(key) in (None, ""):
-            return None, f"missing primary key '{key}'"
-        for path, get in required:
-            found = get(record)
-            if not found or None in found:
-                return None, f"missing required field '{path}'"
-        for path, get, ok, what in typed:
-            for v in get(record):
-                if v is not None and not ok(v):
-                    return None, f"field '{path}': unparseable {what} {v!r}"
-        for path, get, allowed in enums:
-            for v in get(record):
-                if v is not None and v not in allowed:
-                    return None, f"field '{path}': {v!r} is not one of the documented values"
-        stamps = [v for get in versions for v in get(record) if v is not None]
-        if not stamps:
-            return None, None
-        return max(parse_ts(v) for v in stamps), None
-
-    return check
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    rows = con.execute(
+        f"""SELECT updated_at, problem FROM ({validation_sql(ep, "src")})""".replace(
+            "FROM src", "FROM (SELECT unnest(json_extract(?::JSON, '$[*]')) AS record, NULL AS extracted_at) src"
+        ),
+        [orjson.dumps(records).decode()],
+    ).fetchall()
+    con.close()
+    return [(None, p) if p else (u, None) for u, p in rows]
 
 
 def check_record(ep: Endpoint, record: object) -> tuple[datetime | None, str | None]:
-    """(version time, None) for a valid record, (None, reason) for one to quarantine."""
-    entry = _CHECKERS.get(id(ep))
-    if entry is None or entry[0] is not ep:
-        entry = _CHECKERS[id(ep)] = (ep, compile_checker(ep))
-    return entry[1](record)
+    return check_records(ep, [record])[0]

@@ -12,11 +12,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import orjson
-
 from ingest.client import Client
 from ingest.connections import get_connection
-from ingest.endpoints import Endpoint, check_record
+from ingest.endpoints import Endpoint
 from ingest.http import AuthError
 from ingest.landing import LandingBatch, read_state, write_manifest
 from ingest.parse import parse_ts
@@ -64,12 +62,11 @@ def extract_endpoint(
 ) -> dict:
     folder = endpoint_landing_dir(ep.vendor, ep.entity)
     since = start_from(ep, window)
-    batch = LandingBatch(folder, run_id)
+    batch = LandingBatch(ep, folder, run_id)
     stats = client.session.stats
     before = (stats.requests, stats.retries, stats.throttled)
     started = time.monotonic()
     pages = 0
-    newest: datetime | None = None
     manifest = {
         "vendor": ep.vendor,
         "entity": ep.entity,
@@ -82,17 +79,7 @@ def extract_endpoint(
     try:
         for page in client.pages(ep, since, window.until):
             pages += 1
-            extracted = datetime.now(UTC)
-            for record in page:
-                text = orjson.dumps(record).decode()
-                version, problem = check_record(ep, record)
-                key = record.get(ep.key) if isinstance(record, dict) else None
-                if problem:
-                    batch.reject(None if key is None else str(key), problem, extracted, text)
-                    continue
-                batch.accept(str(key), version, extracted, text)
-                if version is not None and (newest is None or version > newest):
-                    newest = version
+            batch.add(page, datetime.now(UTC))
         batch.flush()
         total = batch.n_accepted + batch.n_rejected
         if total and batch.n_rejected / total > max_reject_ratio:
@@ -102,10 +89,12 @@ def extract_endpoint(
             )
         status, error = "succeeded", None
     except Exception as exc:  # recorded in the manifest; extract_vendor raises it again
-        batch.flush()  # nothing fetched is lost: rejected records stay quarantined for inspection
+        batch.flush()  # nothing fetched is lost: what came is landed, rejected records stay quarantined
         status, error = "failed", f"{type(exc).__name__}: {exc}"
         if isinstance(exc, AuthError):
             manifest["auth_failed"] = True
+    finally:
+        batch.close()
     manifest.update(
         {
             "status": status,
@@ -115,7 +104,7 @@ def extract_endpoint(
             "rejected": batch.n_rejected,
             "files": batch.files,
             "rejected_files": batch.rejected_files,
-            "max_version": newest,
+            "max_version": batch.newest,
             "requests": stats.requests - before[0],
             "retries": stats.retries - before[1],
             "throttled": stats.throttled - before[2],

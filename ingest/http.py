@@ -88,6 +88,7 @@ class Throttle:
 @dataclass
 class Response:
     body: Any
+    raw: bytes
     headers: requests.structures.CaseInsensitiveDict
     url: str
 
@@ -171,7 +172,7 @@ class VendorSession:
             body = orjson.loads(r.content)
         except ValueError:
             raise TransientError("invalid or truncated JSON body", self._backoff(n)) from None
-        return Response(body, r.headers, r.url)
+        return Response(body, r.content, r.headers, r.url)
 
 
 def _retry_after(r: requests.Response) -> float | None:

@@ -14,8 +14,12 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
+
+from ingest.client import Page
+from ingest.endpoints import Endpoint, validation_sql
 
 TS = pa.timestamp("us", tz="UTC")
 ACCEPTED = pa.schema(
@@ -50,49 +54,77 @@ def atomic_write_parquet(path: Path, table: pa.Table) -> None:
 
 
 class LandingBatch:
-    """Buffers one endpoint's records of one run and flushes them in parts of `part_rows`."""
+    """One endpoint's pages of one run. Flushing explodes the raw pages into records and validates them
+    in one set-based pass (an in-memory DuckDB, never the warehouse); parts of `part_records`."""
 
-    def __init__(self, folder: Path, run_id: str, part_rows: int = 100_000):
+    def __init__(self, ep: Endpoint, folder: Path, run_id: str, part_records: int = 100_000):
+        self.ep = ep
         self.folder = folder
         self.run_id = run_id
-        self.part_rows = part_rows
-        self.accepted: dict[str, list] = {n: [] for n in ACCEPTED.names}
-        self.rejected: dict[str, list] = {n: [] for n in REJECTED.names}
+        self.part_records = part_records
+        self.bodies: list[str] = []
+        self.stamps: list[datetime] = []
+        self.pending = 0
         self.files: list[str] = []
         self.rejected_files: list[str] = []
         self.n_accepted = self.n_rejected = 0
+        self.newest: datetime | None = None
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")  # offset-less vendor timestamps are UTC
 
-    def accept(self, key: str, version: datetime | None, extracted: datetime, record_json: str) -> None:
-        a = self.accepted
-        a["id"].append(key)
-        a["updated_at"].append(version)
-        a["extracted_at"].append(extracted)
-        a["run_id"].append(self.run_id)
-        a["record"].append(record_json)
-        self.n_accepted += 1
-        if len(a["id"]) >= self.part_rows:
+    def add(self, page: Page, extracted: datetime) -> None:
+        self.bodies.append(page.raw.decode("utf-8"))
+        self.stamps.append(extracted)
+        self.pending += len(page.items)
+        if self.pending >= self.part_records:
             self.flush()
 
-    def reject(self, key: str | None, reason: str, extracted: datetime, record_json: str) -> None:
-        r = self.rejected
-        r["id"].append(key)
-        r["reason"].append(reason)
-        r["extracted_at"].append(extracted)
-        r["run_id"].append(self.run_id)
-        r["record"].append(record_json)
-        self.n_rejected += 1
-
     def flush(self) -> None:
-        if self.accepted["id"]:
+        if not self.bodies:
+            return
+        pages = pa.table({"body": self.bodies, "extracted_at": pa.array(self.stamps, TS)})
+        self.con.register("_pages", pages)
+        records = (
+            f"(SELECT unnest(json_extract(body::JSON, '$.{self.ep.envelope}[*]')) AS record, extracted_at FROM _pages)"
+        )
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {validation_sql(self.ep, records)}")
+        accepted, rejected, newest = self.con.execute(
+            "SELECT count(*) FILTER (WHERE problem IS NULL), count(*) FILTER (WHERE problem IS NOT NULL), "
+            "max(updated_at) FILTER (WHERE problem IS NULL) FROM _checked"
+        ).fetchall()[0]
+        run = "'" + self.run_id.replace("'", "''") + "'"
+        if accepted:
             name = f"{self.run_id}-{len(self.files):04d}.parquet"
-            atomic_write_parquet(self.folder / name, pa.table(self.accepted, schema=ACCEPTED))
+            self._copy(
+                f"SELECT id, updated_at, extracted_at, {run} AS run_id, record FROM _checked WHERE problem IS NULL",
+                name,
+            )
             self.files.append(name)
-            self.accepted = {n: [] for n in ACCEPTED.names}
-        if self.rejected["id"]:
+        if rejected:
             name = f"rejected/{self.run_id}-{len(self.rejected_files):04d}.parquet"
-            atomic_write_parquet(self.folder / name, pa.table(self.rejected, schema=REJECTED))
+            self._copy(
+                f"SELECT id, problem AS reason, extracted_at, {run} AS run_id, record FROM _checked "
+                "WHERE problem IS NOT NULL",
+                name,
+            )
             self.rejected_files.append(name)
-            self.rejected = {n: [] for n in REJECTED.names}
+        self.n_accepted += accepted
+        self.n_rejected += rejected
+        if newest is not None and (self.newest is None or newest > self.newest):
+            self.newest = newest
+        self.con.unregister("_pages")
+        self.con.execute("DROP TABLE _checked")
+        self.bodies, self.stamps, self.pending = [], [], 0
+
+    def _copy(self, query: str, name: str) -> None:
+        path = self.folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp")
+        self.con.execute(f"COPY ({query}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd)")
+        os.replace(tmp, path)  # readers never see a half-written file
+
+    def close(self) -> None:
+        self.con.close()
 
 
 def write_manifest(folder: Path, run_id: str, manifest: dict) -> Path:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from ingest.client import Client, iso_utc
+from ingest.client import Client, Page, iso_utc
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import RateLimit, VendorSession
@@ -53,16 +53,17 @@ class EasyPostClient(Client):
     def make_session(self, conn: Connection) -> VendorSession:
         return VendorSession(conn.conn_id, f"{conn.base_url}/v2", auth=(conn.password, ""), rate=self.rate)
 
-    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[list[dict]]:
+    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[Page]:
         params: dict = {"page_size": ep.page_size, **ep.params}
         if ep.incremental and since is not None:
             params["start_datetime"] = iso_utc(since)
         if until is not None:
             params["end_datetime"] = iso_utc(until)
         while True:
-            body = self.session.get(ep.path, params).body
+            resp = self.session.get(ep.path, params)
+            body = resp.body
             items = self.envelope(ep, body)
-            yield items
+            yield Page(items, resp.raw)
             if not body.get("has_more") or not items:
                 return
             params = {**params, "before_id": items[-1]["id"]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from ingest.client import Client, MalformedPage
+from ingest.client import Client, MalformedPage, Page
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import RateLimit, VendorSession
@@ -67,15 +67,16 @@ class GorgiasClient(Client):
     def make_session(self, conn: Connection) -> VendorSession:
         return VendorSession(conn.conn_id, conn.base_url, auth=(conn.login, conn.password), rate=self.rate)
 
-    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[list[dict]]:
+    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[Page]:
         params = {"limit": ep.page_size, **ep.params}
         if ep.order_field:
             params["order_by"] = f"{ep.order_field}:desc"
         cursor = None
         while True:
-            body = self.session.get(ep.path, {**params, "cursor": cursor} if cursor else params).body
+            resp = self.session.get(ep.path, {**params, "cursor": cursor} if cursor else params)
+            body = resp.body
             data = self.envelope(ep, body)
-            yield data
+            yield Page(data, resp.raw)
             if (
                 ep.incremental
                 and since is not None

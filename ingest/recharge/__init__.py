@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from ingest.client import Client, iso_utc
+from ingest.client import Client, Page, iso_utc
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import RateLimit, VendorSession
@@ -70,15 +70,16 @@ class RechargeClient(Client):
         headers = {"X-Recharge-Access-Token": conn.password, "X-Recharge-Version": API_VERSION}
         return VendorSession(conn.conn_id, conn.base_url, headers=headers, rate=self.rate)
 
-    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[list[dict]]:
+    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[Page]:
         params: dict = {"limit": ep.page_size, "sort_by": "updated_at-asc", **ep.params}
         if since is not None:
             params["updated_at_min"] = iso_utc(since - timedelta(seconds=1))
         if until is not None:
             params["updated_at_max"] = iso_utc(until)
         while True:
-            body = self.session.get(ep.path, params).body
-            yield self.envelope(ep, body)
+            resp = self.session.get(ep.path, params)
+            body = resp.body
+            yield Page(self.envelope(ep, body), resp.raw)
             cursor = body.get("next_cursor")
             if not cursor:
                 return

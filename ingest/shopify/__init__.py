@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import requests
 
-from ingest.client import Client, iso_utc
+from ingest.client import Client, Page, iso_utc
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import RateLimit, VendorSession
@@ -75,7 +75,7 @@ class ShopifyClient(Client):
             rate=self.rate,
         )
 
-    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[list[dict]]:
+    def pages(self, ep: Endpoint, since: datetime | None, until: datetime | None) -> Iterator[Page]:
         params: dict | None = {"limit": ep.page_size, **ep.params}
         if since is not None:
             params["updated_at_min"] = iso_utc(since)
@@ -84,7 +84,7 @@ class ShopifyClient(Client):
         url = ep.path
         while True:
             resp = self.session.get(url, params)
-            yield self.envelope(ep, resp.body)
+            yield Page(self.envelope(ep, resp.body), resp.raw)
             links = requests.utils.parse_header_links(resp.headers.get("Link", "").replace(">,<", ">, <"))
             nxt = next((link["url"] for link in links if link.get("rel") == "next"), None)
             if not nxt:
