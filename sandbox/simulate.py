@@ -103,7 +103,8 @@ class Simulation:
 
     # ------------------------------------------------------------------ helpers
     def uniform_ts(self, start: int, end: int) -> int:
-        """A whole-second instant in [start, end)."""
+        """A whole-second instant in [start, end) (start rounded up to a whole second)."""
+        start = -(-start // US) * US
         return start + int(self.rng.random() * max(end - start, US)) // US * US
 
     def randint(self, lo: int, hi: int) -> int:

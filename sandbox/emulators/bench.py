@@ -34,8 +34,9 @@ def _page_through(conns: dict[str, str], feed: str) -> tuple[int, float]:
             url = r.links.get("next", {}).get("url")
     elif feed.startswith("recharge"):
         host = c["recharge_default"]["host"]
-        s.headers.update({"X-Recharge-Access-Token": c["recharge_default"]["password"],
-                          "X-Recharge-Version": "2021-11"})
+        s.headers.update(
+            {"X-Recharge-Access-Token": c["recharge_default"]["password"], "X-Recharge-Version": "2021-11"}
+        )
         name = feed.split()[1]
         params: dict = {"limit": 250, "sort_by": "updated_at-asc"}
         while True:

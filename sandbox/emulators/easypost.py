@@ -14,6 +14,7 @@ import numpy as np
 from sandbox.emulators.engine import (
     BadParam,
     Batch,
+    Field,
     Index,
     Listing,
     Obj,
@@ -29,34 +30,74 @@ from sandbox.emulators.engine import (
     rendered,
     ts,
 )
-from sandbox.emulators.http import ApiError, Raw, Request, Response, Route, Vendor, json_response, parse_limit
+from sandbox.emulators.http import (
+    ApiError,
+    HandlerFn,
+    Raw,
+    Request,
+    Response,
+    Route,
+    Vendor,
+    json_response,
+    parse_limit,
+)
 
 NEWEST_FIRST = {"": ("created", True)}
 
 
-def z(name: str):
+def z(name: str) -> Field:
     return ts(name, "Z")
 
 
-def naive(name: str):
+def naive(name: str) -> Field:
     return ts(name, "")
 
 
-SHIPMENT = Obj({
-    "id": col("id"), "object": const("Shipment"), "mode": col("mode"), "reference": col("reference"),
-    "status": col("status"), "tracking_code": col("tracking_code"), "created_at": z("created"),
-    "updated_at": z("v_from"),
-    "selected_rate": Obj({"object": const("Rate"), "carrier": col("carrier"), "service": col("service"),
-                          "rate": money("rate_cents"), "currency": const("USD"), "shipment_id": col("id")}),
-    "fees": array(
-        Obj({"object": const("Fee"), "type": const("LabelFee"), "amount": const("0.01000"), "charged": const(True),
-             "refunded": const(False)}),
-        Obj({"object": const("Fee"), "type": const("PostageFee"),  # money with 5 decimals
-             "amount": rendered(lambda b: [t[:-1] + '000"' for t in money("rate_cents").texts(b)]),
-             "charged": const(True),
-             "refunded": computed(lambda b: [s == "refunded" for s in b.col("refund_status")])})),
-    "insurance": const(None), "refund_status": col("refund_status"), "is_return": col("is_return"),
-})
+SHIPMENT = Obj(
+    {
+        "id": col("id"),
+        "object": const("Shipment"),
+        "mode": col("mode"),
+        "reference": col("reference"),
+        "status": col("status"),
+        "tracking_code": col("tracking_code"),
+        "created_at": z("created"),
+        "updated_at": z("v_from"),
+        "selected_rate": Obj(
+            {
+                "object": const("Rate"),
+                "carrier": col("carrier"),
+                "service": col("service"),
+                "rate": money("rate_cents"),
+                "currency": const("USD"),
+                "shipment_id": col("id"),
+            }
+        ),
+        "fees": array(
+            Obj(
+                {
+                    "object": const("Fee"),
+                    "type": const("LabelFee"),
+                    "amount": const("0.01000"),
+                    "charged": const(True),
+                    "refunded": const(False),
+                }
+            ),
+            Obj(
+                {
+                    "object": const("Fee"),
+                    "type": const("PostageFee"),  # money with 5 decimals
+                    "amount": rendered(lambda b: [t[:-1] + '000"' for t in money("rate_cents").texts(b)]),
+                    "charged": const(True),
+                    "refunded": computed(lambda b: [s == "refunded" for s in b.col("refund_status")]),
+                }
+            ),
+        ),
+        "insurance": const(None),
+        "refund_status": col("refund_status"),
+        "is_return": col("is_return"),
+    }
+)
 HISTORY = Obj({"status": col("status"), "status_detail": col("status_detail"), "timestamp": naive("status_ts")})
 
 
@@ -71,18 +112,38 @@ class EasyPost(Vendor):
         self.shipments = Index(load_table(folder, "easypost_shipments"), sorts=("created",))
         self.claims = Index(load_table(folder, "easypost_claims"), sorts=("created",))
         dates = {"start_datetime": at_least("created", parse_ts), "end_datetime": at_most("created", parse_ts)}
-        claim = Obj({
-            "id": col("id"), "object": const("Claim"), "mode": col("mode"), "type": col("type"),
-            "status": col("status"), "status_detail": col("status_detail"), "status_timestamp": naive("status_ts"),
-            "requested_amount": money("requested_cents"), "approved_amount": money("approved_cents"),
-            "insurance_amount": money("insurance_cents"), "salvage_value": const(None),
-            "shipment_id": col("shipment_id"), "tracking_code": col("tracking_code"),
-            "created_at": naive("created"), "updated_at": naive("v_from"), "history": rendered(self.history)})
-        self.listings = {"shipments": Listing(self.shipments, SHIPMENT, NEWEST_FIRST, "", dates),
-                         "claims": Listing(self.claims, claim, NEWEST_FIRST, "", dates)}
-        self.routes = [r for name in self.listings for r in (
-            Route("GET", f"/v2/{name}", self.list_handler(name)),
-            Route("GET", f"/v2/{name}/{{id}}", self.get_handler(name)))]
+        claim = Obj(
+            {
+                "id": col("id"),
+                "object": const("Claim"),
+                "mode": col("mode"),
+                "type": col("type"),
+                "status": col("status"),
+                "status_detail": col("status_detail"),
+                "status_timestamp": naive("status_ts"),
+                "requested_amount": money("requested_cents"),
+                "approved_amount": money("approved_cents"),
+                "insurance_amount": money("insurance_cents"),
+                "salvage_value": const(None),
+                "shipment_id": col("shipment_id"),
+                "tracking_code": col("tracking_code"),
+                "created_at": naive("created"),
+                "updated_at": naive("v_from"),
+                "history": rendered(self.history),
+            }
+        )
+        self.listings = {
+            "shipments": Listing(self.shipments, SHIPMENT, NEWEST_FIRST, "", dates),
+            "claims": Listing(self.claims, claim, NEWEST_FIRST, "", dates),
+        }
+        self.routes = [
+            r
+            for name in self.listings
+            for r in (
+                Route("GET", f"/v2/{name}", self.list_handler(name)),
+                Route("GET", f"/v2/{name}/{{id}}", self.get_handler(name)),
+            )
+        ]
 
     # ------------------------------------------------------------------ protocol
     def authenticate(self, req: Request) -> Response | None:
@@ -93,7 +154,8 @@ class EasyPost(Vendor):
 
     def error(self, status: int, message: str) -> Response:
         code = {401: "APIKEY.INACTIVE", 404: "NOT_FOUND", 422: "PARAMETER.INVALID", 429: "RATE_LIMITED"}.get(
-            status, "INTERNAL_SERVER_ERROR")
+            status, "INTERNAL_SERVER_ERROR"
+        )
         return json_response({"error": {"code": code, "message": message, "errors": []}}, status)
 
     def throttled(self, retry_after: float) -> Response:
@@ -102,7 +164,7 @@ class EasyPost(Vendor):
     def credentials(self) -> dict:
         return {"password": self.api_key}
 
-    def list_handler(self, name: str):
+    def list_handler(self, name: str) -> HandlerFn:
         listing = self.listings[name]
 
         def handle(req: Request, _: dict) -> Response:
@@ -115,10 +177,12 @@ class EasyPost(Vendor):
                 min_pos = self._span(listing, "after_id", p["after_id"])[1] + 1
             q = listing.query("", p, req.clock, min_pos=min_pos)
             key = (tuple(sorted((k, v) for k, v in p.items() if k in listing.filters)), min_pos)
-            data, page = listing.fetch(q, req.clock, limit, fence, False, req.rewind if fence is not None else 0,
-                                       key=key)
+            data, page = listing.fetch(
+                q, req.clock, limit, fence, False, req.rewind if fence is not None else 0, key=key
+            )
             req.rewound = page.rewound
             return json_response({name: Raw.items(data), "has_more": page.next_fence is not None})
+
         return handle
 
     def _fence_before(self, listing: Listing, value: str, clock: int) -> int:
@@ -135,12 +199,13 @@ class EasyPost(Vendor):
             raise BadParam(param, f"no object with id {value!r}")
         return span
 
-    def get_handler(self, name: str):
+    def get_handler(self, name: str) -> HandlerFn:
         def handle(req: Request, m: dict) -> Response:
             text = self.listings[name].get(m["id"], req.clock)
             if text is None:
                 raise ApiError(404, "The requested resource could not be found.")
             return json_response(Raw(text))
+
         return handle
 
     def history(self, b: Batch) -> list[str]:
@@ -151,7 +216,10 @@ class EasyPost(Vendor):
         vfrom = self.claims.cols["v_from"][rows].tolist()
         out, k = [], 0
         for v, served in zip(versions, b.col("v_from"), strict=True):
-            out.append("[" + ",".join(t for t, f in zip(texts[k:k + len(v)], vfrom[k:k + len(v)], strict=True)
-                                      if f <= served) + "]")
+            out.append(
+                "["
+                + ",".join(t for t, f in zip(texts[k : k + len(v)], vfrom[k : k + len(v)], strict=True) if f <= served)
+                + "]"
+            )
             k += len(v)
         return out

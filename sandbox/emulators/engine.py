@@ -1,12 +1,18 @@
-"""Indexing and paging over the canonical tables, shared by the four emulators.
+"""Indexing, paging and rendering over the canonical tables, shared by the four emulators.
 
-Each versioned table is loaded once into numpy arrays (id key, v_from, v_to, created and the
-columns an emulator filters on); the pyarrow table is kept for rendering a page. A listing is a
-scan of one cached sort order (by id, created or version time) from a *fence* (a boundary between
-two positions of that order), applying the visibility mask of the current clock and the filters
-chunk by chunk, so a page costs O(page) however large the table. Nothing is snapshotted: every
-page re-evaluates visibility at the current clock, so records that change while a client pages
-move exactly like they do on the real APIs.
+- `load_table`: a canonical table in a compact serving form (one chunk, dictionaries for repetitive
+  strings).
+- `Index`: the table's numpy arrays (id key, v_from, v_to, created, filter columns) and cached sort
+  orders (by id, created or version time). A listing scans one order from a *fence* (a boundary between
+  two positions), applying the visibility mask of the current clock and the filters chunk by chunk, so
+  a page costs O(page) however large the table (a range on the sort key is a searchsorted bound; a
+  selective equality filter walks a candidate list). Nothing is snapshotted: every page re-evaluates
+  visibility at the current clock, so records that change while a client pages move exactly like they
+  do on the real APIs.
+- `Listing`: one list endpoint declared (index, record template, sort names, filters), with a
+  read-ahead of the next page.
+- Record templates (`Obj`, `col`, `ts`, `money`, `children`, `lookup`, ...): each record shape is
+  declared once and rendered column by column straight to JSON text.
 """
 
 from __future__ import annotations
@@ -52,8 +58,7 @@ class Query:
     sort: str = "id"  # one of SORTS
     desc: bool = False
     conds: tuple[Cond, ...] = ()
-    min_pos: int | None = None  # extra position bounds in the sort order (EasyPost after_id)
-    max_pos: int | None = None
+    min_pos: int | None = None  # an extra lower bound on positions in the sort order (EasyPost after_id)
 
 
 @dataclass
@@ -96,8 +101,13 @@ def load_table(folder: Path, table: str) -> pa.Table:
 class Index:
     """One canonical table as numpy arrays plus cached sort orders (see module doc)."""
 
-    def __init__(self, table: pa.Table, columns: Iterable[str] = (), derived: dict[str, pa.ChunkedArray] | None = None,
-                 sorts: Iterable[str] = ()):
+    def __init__(
+        self,
+        table: pa.Table,
+        columns: Iterable[str] = (),
+        derived: dict[str, pa.ChunkedArray] | None = None,
+        sorts: Iterable[str] = (),
+    ):
         self.table = table.combine_chunks()  # take() on one chunk is much faster (no-op after load_table)
         self.n = table.num_rows
         self._lock = threading.Lock()
@@ -165,8 +175,11 @@ class Index:
         with self._lock:
             if sort not in self._orders:
                 c = self.cols
-                keys = {"id": (c["v_from"], c["id"]), "created": (c["v_from"], c["id"], c["created"]),
-                        "v_from": (c["id"], c["v_from"])}[sort]
+                keys = {
+                    "id": (c["v_from"], c["id"]),
+                    "created": (c["v_from"], c["id"], c["created"]),
+                    "v_from": (c["id"], c["v_from"]),
+                }[sort]
                 # Files hold each id's versions together and in time order: the fast path pays off for ids.
                 perm = _lexsort(keys) if sort == "id" else np.lexsort(keys)  # ties keep file order
                 perm = perm.astype(np.int32 if self.n < 2**31 else np.int64)
@@ -234,9 +247,6 @@ class Index:
     def take(self, rows: Sequence[int] | np.ndarray) -> pa.Table:
         return self.table.take(pa.array(np.asarray(rows, dtype=np.int64)))
 
-    def rows(self, rows: Sequence[int] | np.ndarray) -> list[dict]:
-        return self.take(rows).to_pylist() if len(rows) else []
-
     # ------------------------------------------------------------------ scanning
     def _bounds(self, q: Query, clock: int) -> tuple[int, int]:
         """Position range [a, b) of the sort order allowed by the range conditions on the sort key."""
@@ -252,8 +262,6 @@ class Index:
         b = self.n if hi is None else int(np.searchsorted(keys, hi, "right"))
         if q.min_pos is not None:
             a = max(a, q.min_pos)
-        if q.max_pos is not None:
-            b = min(b, q.max_pos + 1)
         return a, max(a, b)
 
     def _candidates(self, q: Query) -> tuple[np.ndarray | None, Cond | None]:
@@ -263,8 +271,9 @@ class Index:
             if c[0] != "in":
                 continue
             perm, vals = self._eq_index(c[1])
-            spans = [(int(np.searchsorted(vals, k, "left")), int(np.searchsorted(vals, k, "right")))
-                     for k in self._keys(c)]
+            spans = [
+                (int(np.searchsorted(vals, k, "left")), int(np.searchsorted(vals, k, "right"))) for k in self._keys(c)
+            ]
             count = sum(b - a for a, b in spans)
             if count <= max(1024, self.n // 32) and (best is None or count < best[0]):
                 best = (count, c, spans)
@@ -337,8 +346,9 @@ class Index:
             chunk = min(chunk * 4, 1 << 20)  # sparse filters: grow fast, stay vectorised
         return np.concatenate(out) if out else np.empty(0, dtype=np.int64)
 
-    def page(self, q: Query, clock: int, limit: int, fence: int | None = None, back: bool = False,
-             rewind: int = 0) -> Page:
+    def page(
+        self, q: Query, clock: int, limit: int, fence: int | None = None, back: bool = False, rewind: int = 0
+    ) -> Page:
         """One page in display order (q.desc flips the sort order). `back` pages towards the start
         from `fence`; `rewind` > 0 starts that many matching rows early (the repeated-records fault)."""
         forward = not q.desc  # display direction, as a direction in the sort order
@@ -368,8 +378,9 @@ class Index:
         elif self.id_names is None:
             keys = np.array([-(2**62) if v is None else v for v in id_values], dtype=np.int64)
         else:
-            keys = np.array([k if (k := self.key_of("id", v)) is not None else -(2**62) for v in id_values],
-                            dtype=np.int64)
+            keys = np.array(
+                [k if (k := self.key_of("id", v)) is not None else -(2**62) for v in id_values], dtype=np.int64
+            )
         perm, sk = self.order("id")
         owner, pos = _expand(np.searchsorted(sk, keys, "left"), np.searchsorted(sk, keys, "right"))
         rows = perm[pos].astype(np.int64)
@@ -444,8 +455,17 @@ class Listing:
         conds = build_conds(self.filters, params, clock) + tuple(self.always(clock) if self.always else ())
         return Query(engine_sort, desc, conds, **extra)
 
-    def fetch(self, q: Query, clock: int, limit: int, fence: int | None = None, back: bool = False,
-              rewind: int = 0, record: Obj | None = None, key: object = None) -> tuple[list[str], Page]:
+    def fetch(
+        self,
+        q: Query,
+        clock: int,
+        limit: int,
+        fence: int | None = None,
+        back: bool = False,
+        rewind: int = 0,
+        record: Obj | None = None,
+        key: object = None,
+    ) -> tuple[list[str], Page]:
         """One page: the records as JSON texts, and the paging state.
 
         With a `key` (the request's fixed filters, hashable) the page after this one is rendered in the
@@ -460,8 +480,9 @@ class Listing:
             self.ahead.submit((ahead, nxt), self._fetch, q, clock, limit, nxt, False, 0, record)
         return result
 
-    def _fetch(self, q: Query, clock: int, limit: int, fence: int | None, back: bool, rewind: int,
-               record: Obj) -> tuple[list[str], Page]:
+    def _fetch(
+        self, q: Query, clock: int, limit: int, fence: int | None, back: bool, rewind: int, record: Obj
+    ) -> tuple[list[str], Page]:
         page = self.index.page(q, clock, limit, fence, back, rewind)
         return record.render(self.index.take(page.rows), clock), page
 
@@ -628,10 +649,6 @@ def fmt_shop(ts: int | None) -> str | None:
     return got[0] + _MS[r] + got[1]
 
 
-def fmt_day(days: int | None) -> str | None:
-    return None if days is None else ymd(days)
-
-
 def fmt_money(cents: int | None) -> str | None:
     """Cents -> "29.20"."""
     if cents is None:
@@ -724,7 +741,10 @@ class _Shape(Field):
         t = self.template
         if not self.leaves:
             return [t % ()] * b.n
-        return [t % vals for vals in zip(*[f.texts(b) for f in self.leaves], strict=True)]
+        return [
+            t % vals
+            for vals in zip(*[b.memo(("leaf", id(f)), lambda f=f: f.texts(b)) for f in self.leaves], strict=True)
+        ]
 
     def render(self, table: pa.Table, clock: int) -> list[str]:
         return self.texts(Batch(table, clock))
@@ -775,6 +795,7 @@ class _Fn(Field):
 
 def col(name: str) -> Field:
     """A column as is (int, bool, string or null)."""
+
     def texts(b: Batch) -> list[str]:
         arr = b.table.column(name)
         if pa.types.is_integer(arr.type):
@@ -784,6 +805,7 @@ def col(name: str) -> Field:
         if pa.types.is_string(arr.type) or pa.types.is_dictionary(arr.type):
             return ["null" if v is None else _enc_str(v) for v in b.col(name)]
         return [to_json(v) for v in b.col(name)]
+
     return _Fn(texts)
 
 
@@ -814,19 +836,24 @@ def number(name: str) -> Field:
 def ts(name: str, suffix: str = "+00:00", micro: bool = False, micro_even_ids: bool = False) -> Field:
     """Instant -> ISO text with a fixed suffix ("+00:00", "Z", "" for naive). micro_even_ids writes the
     µs fraction on records with an even id only (Gorgias mixes both forms in one feed)."""
+
     def texts(b: Batch) -> list[str]:
         vals = b.col(name)
         if micro_even_ids:
-            return ["null" if v is None else f'"{fmt_ts(v, suffix, micro=i % 2 == 0)}"'
-                    for v, i in zip(vals, b.col("id"), strict=True)]
+            return [
+                "null" if v is None else f'"{fmt_ts(v, suffix, micro=i % 2 == 0)}"'
+                for v, i in zip(vals, b.col("id"), strict=True)
+            ]
         return ["null" if v is None else f'"{fmt_ts(v, suffix, micro)}"' for v in vals]
+
     return _Fn(texts)
 
 
 def shop_ts(name: str) -> Field:
     """Instant -> the shop's wall clock with its offset."""
-    return _Fn(lambda b: b.memo(("shop", name), lambda: [
-        "null" if v is None else f'"{fmt_shop(v)}"' for v in b.col(name)]))
+    return _Fn(
+        lambda b: b.memo(("shop", name), lambda: ["null" if v is None else f'"{fmt_shop(v)}"' for v in b.col(name)])
+    )
 
 
 def day(name: str) -> Field:
@@ -842,6 +869,7 @@ def array(*items: Field) -> Field:
 def children(source: Children, parent_key: str, record: Obj, where: tuple[str, str] | None = None) -> Field:
     """An array of child records; `where=(child_col, parent_col)` keeps children with
     child_col <= parent_col (a Shopify order version shows the refunds created up to it)."""
+
     def texts(b: Batch) -> list[str]:
         table, owner = source.take(b.col(parent_key))
         if where is not None and table.num_rows:
@@ -853,17 +881,24 @@ def children(source: Children, parent_key: str, record: Obj, where: tuple[str, s
         for i, text in zip(owner.tolist(), record.render(table, b.clock), strict=True):
             out[i].append(text)
         return ["[" + ",".join(x) + "]" for x in out]
+
     return _Fn(texts)
 
 
-def lookup(index: Index, key: str, record: Field, default: Field | None = None) -> Field:
-    """A field of another table's visible row whose id is this row's `key` (null, or `default`, if none)."""
+def lookup(
+    index: Index, key: str, record: Field, default: Field | None = None, columns: tuple[str, ...] | None = None
+) -> Field:
+    """A field of another table's visible row whose id is this row's `key` (null, or `default`, if none);
+    `columns`: the only columns `record` reads (a narrower take)."""
+    table = index.table if columns is None else index.table.select(list(columns))
+
     def texts(b: Batch) -> list[str]:
         rows = index.visible_rows(b.col(key) if index.id_names is not None else b.ints(key), b.clock)
         found = np.flatnonzero(rows >= 0)
-        got = record.texts(Batch(index.take(rows[found]), b.clock)) if len(found) else []
+        got = record.texts(Batch(table.take(pa.array(rows[found])), b.clock)) if len(found) else []
         out = default.texts(b) if default is not None else ["null"] * b.n
         for i, text in zip(found.tolist(), got, strict=True):
             out[i] = text
         return out
+
     return _Fn(texts)

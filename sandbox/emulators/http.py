@@ -31,11 +31,22 @@ FAULT_KINDS = ("5xx", "429", "slow", "truncated", "html", "repeat")
 FAULT_RATES = {"none": 0.0, "light": 0.02, "heavy": 0.08}  # probability per kind per data request
 MAX_CONSECUTIVE_FAULTS = 3  # per path, so a retrying client always finishes
 
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 422: "Unprocessable Entity",
-           426: "Upgrade Required", 429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
-           503: "Service Unavailable"}
-HTML_BODY = (b"<!DOCTYPE html>\n<html><head><title>Service temporarily unavailable</title></head>"
-             b"<body><h1>We'll be right back</h1><p>The service is under maintenance.</p></body></html>\n")
+REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    404: "Not Found",
+    422: "Unprocessable Entity",
+    426: "Upgrade Required",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}
+HTML_BODY = (
+    b"<!DOCTYPE html>\n<html><head><title>Service temporarily unavailable</title></head>"
+    b"<body><h1>We'll be right back</h1><p>The service is under maintenance.</p></body></html>\n"
+)
 
 
 # ---------------------------------------------------------------------------- requests and responses
@@ -133,11 +144,14 @@ def parse_limit(params: dict[str, str], name: str, default: int, maximum: int) -
 
 
 # ---------------------------------------------------------------------------- vendors
+HandlerFn = Callable[[Request, dict[str, str]], Response]  # (request, path parameters) -> response
+
+
 @dataclass(frozen=True)
 class Route:
     method: str
     pattern: str  # "/api/tickets/{id}"; also the key of per-path stats
-    handler: Callable[[Request, dict[str, str]], Response]
+    handler: HandlerFn
 
     def match(self, method: str, path: str) -> dict[str, str] | None:
         if method != self.method:
@@ -309,9 +323,15 @@ class Stats:
 
     def snapshot(self) -> dict:
         with self.lock:
-            return {"requests": self.requests, "paths": dict(self.paths), "statuses": dict(self.statuses),
-                    "throttled_429": self.throttled, "faults": dict(self.faults),
-                    "window_seconds": self.window_s, "max_requests_in_window": self.max_in_window}
+            return {
+                "requests": self.requests,
+                "paths": dict(self.paths),
+                "statuses": dict(self.statuses),
+                "throttled_429": self.throttled,
+                "faults": dict(self.faults),
+                "window_seconds": self.window_s,
+                "max_requests_in_window": self.max_in_window,
+            }
 
 
 class Control:
@@ -353,7 +373,7 @@ class Control:
         """The /__sandbox__/ endpoints (no auth, not counted in stats)."""
         try:
             data = json.loads(body or b"{}")
-            action = path[len("/__sandbox__/"):].strip("/")
+            action = path[len("/__sandbox__/") :].strip("/")
             if method == "GET" and action == "clock":
                 return json_response(self.clock_json())
             if method == "GET" and action == "stats":
@@ -399,19 +419,17 @@ class VendorApp:
         for _ in range(count):
             self.faults.forced.append(kind)
 
-    def handle(self, method: str, target: str, headers: Message, body: bytes, base_url: str
-               ) -> tuple[Response, str | None]:
+    def handle(
+        self, method: str, target: str, headers: Message, body: bytes, base_url: str
+    ) -> tuple[Response, str | None]:
         """Returns the response and the fault the transport must apply (slow, truncated) if any."""
         url = urlsplit(target)
         if url.path.startswith("/__sandbox__/"):
             return self.control.handle(self, method, url.path, body), None
         now = time.monotonic()
-        route, match = None, None
-        for r in self.vendor.routes:
-            match = r.match(method, url.path)
-            if match is not None:
-                route = r
-                break
+        route, match = next(
+            ((r, m) for r in self.vendor.routes if (m := r.match(method, url.path)) is not None), (None, None)
+        )
         key = route.pattern if route else "(unknown)"
         self.stats.arrive(now, key)
         params: dict[str, str] = {}
@@ -427,26 +445,34 @@ class VendorApp:
             if not ok:
                 resp = self.vendor.throttled(retry)
         if resp is None:
-            kind, forced = self.faults.draw(key, self.control.fault_mode)
-            if kind == "5xx":
-                status = self.faults.pick([500, 502, 503])
-                resp = self.vendor.error(status, REASONS[status])
-            elif kind == "429":
-                resp = self.vendor.throttled(1.0)
-            else:
-                if kind == "repeat":
-                    req.rewind = self.faults.pick([1, 2, 3, 4, 5])
-                resp = self._call(route, req, match)
-                if kind == "repeat" and not req.rewound:  # not a cursor page: nothing to repeat
-                    if forced:
-                        self.faults.requeue(kind)
-                    kind = None
-                elif kind == "html" and resp.status == 200:
-                    resp = Response(200, HTML_BODY, content_type="text/html; charset=utf-8")
-            self.faults.settle(key, kind, forced)
+            resp, kind = self._serve(route, req, match, key)
         resp.headers += self.vendor.limit_headers(self.bucket.used(now))
         self.stats.done(resp.status, kind)
         return resp, kind if kind in ("slow", "truncated") else None
+
+    def _serve(self, route: Route, req: Request, match: dict[str, str], key: str) -> tuple[Response, str | None]:
+        """The handler's response with this request's fault (if one is drawn) applied or flagged."""
+        kind, forced = self.faults.draw(key, self.control.fault_mode)
+        if kind == "5xx":
+            status = self.faults.pick([500, 502, 503])
+            resp = self.vendor.error(status, REASONS[status])
+        elif kind == "429":
+            resp = self.vendor.throttled(1.0)
+        else:
+            if kind == "repeat":
+                req.rewind = self.faults.pick([1, 2, 3, 4, 5])
+            resp = self._call(route, req, match)
+            if kind == "repeat" and not req.rewound:  # not a cursor page: nothing to repeat
+                if forced:
+                    self.faults.requeue(kind)
+                kind = None
+            elif kind == "html":  # a proxy's maintenance page instead of the JSON (successes only)
+                if resp.status == 200:
+                    resp = Response(200, HTML_BODY, content_type="text/html; charset=utf-8")
+                else:
+                    kind = None
+        self.faults.settle(key, kind, forced)
+        return resp, kind
 
     def _call(self, route: Route, req: Request, match: dict[str, str]) -> Response:
         try:
@@ -486,8 +512,11 @@ class Handler(BaseHTTPRequestHandler):
         resp, fault = self.server.app.handle(self.command, self.path, self.headers, body, f"http://{host}")
         if fault == "slow":
             time.sleep(self.server.app.control.slow_seconds)
-        head = [f"HTTP/1.1 {resp.status} {REASONS.get(resp.status, 'Error')}",
-                f"Content-Type: {resp.content_type}", f"Content-Length: {len(resp.body)}"]
+        head = [
+            f"HTTP/1.1 {resp.status} {REASONS.get(resp.status, 'Error')}",
+            f"Content-Type: {resp.content_type}",
+            f"Content-Length: {len(resp.body)}",
+        ]
         head += [f"{k}: {v}" for k, v in resp.headers]
         payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
         try:

@@ -37,55 +37,124 @@ from sandbox.emulators.engine import (
     parse_ts,
     ts,
 )
-from sandbox.emulators.http import ApiError, Raw, Request, Response, Route, Vendor, json_response, parse_limit
+from sandbox.emulators.http import (
+    ApiError,
+    HandlerFn,
+    Raw,
+    Request,
+    Response,
+    Route,
+    Vendor,
+    json_response,
+    parse_limit,
+)
 from sandbox.simulate import FIRST_ORDER_TAGS, RENEWAL_TAGS
 
 VERSION = "2021-11"
-SORTS = {"id-asc": ("id", False), "id-desc": ("id", True), "updated_at-asc": ("v_from", False),
-         "updated_at-desc": ("v_from", True)}
+SORTS = {
+    "id-asc": ("id", False),
+    "id-desc": ("id", True),
+    "updated_at-asc": ("v_from", False),
+    "updated_at-desc": ("v_from", True),
+}
 SETTLED = ("success", "refunded", "partially_refunded")  # the statuses the 90-day limit hides
 
 
-def id_text(name: str):
+def id_text(name: str) -> Obj:
     """{"ecommerce": "<Shopify id>"}: Recharge sends foreign ids as strings."""
     return Obj({"ecommerce": computed(lambda b: [None if v is None else str(v) for v in b.col(name)])})
 
 
 def common_filters() -> dict:
-    return {"updated_at_min": at_least("v_from", parse_ts), "updated_at_max": at_most("v_from", parse_ts),
-            "created_at_min": at_least("created", parse_ts), "created_at_max": at_most("created", parse_ts),
-            "ids": one_of("id", parse_int)}
+    return {
+        "updated_at_min": at_least("v_from", parse_ts),
+        "updated_at_max": at_most("v_from", parse_ts),
+        "created_at_min": at_least("created", parse_ts),
+        "created_at_max": at_most("created", parse_ts),
+        "ids": one_of("id", parse_int),
+    }
 
 
 STAMPS = {"created_at": ts("created"), "updated_at": ts("v_from")}  # 2021-11: "+00:00", no µs
-CUSTOMER_REF = Obj({"id": col("customer_id"), "email": col("email"),
-                    "external_customer_id": id_text("shopify_customer_id")})
-CUSTOMER = Obj({"id": col("id"), "email": col("email"), "first_name": col("first_name"),
-                "last_name": col("last_name"), "external_customer_id": id_text("shopify_customer_id"), **STAMPS})
-SUBSCRIPTION = Obj({
-    "id": col("id"), "customer_id": col("customer_id"), "status": col("status"), "price": money("price_cents"),
-    "sku": col("sku"), "cancelled_at": ts("cancelled_at"), "cancellation_reason": col("cancellation_reason"),
-    "next_charge_scheduled_at": day("next_charge_date"),
-    "max_retries_reached": computed(lambda b: [int(v) for v in b.col("max_retries_reached")]), **STAMPS})
-CHARGE = Obj({
-    "id": col("id"), "customer": CUSTOMER_REF, "type": col("type"), "status": col("status"),
-    "scheduled_at": day("scheduled_date"), "processed_at": ts("processed_at"), "retry_date": ts("retry_date"),
-    "last_charge_attempt": ts("last_attempt"), "charge_attempts": col("charge_attempts"),
-    "error_type": col("error_type"), "external_order_id": id_text("shopify_order_id"),
-    "subtotal_price": money("subtotal_cents"), "total_tax": money("tax_cents"), "total_discounts": const("0.00"),
-    "total_refunds": const("0.00"), "total_price": money("total_cents"), "currency": col("currency"),
-    "discounts": const([]),
-    "line_items": array(Obj({"purchase_item_id": col("subscription_id"), "purchase_item_type": const("subscription"),
-                             "sku": col("sku"), "quantity": col("quantity"), "unit_price": money("unit_price_cents")})),
-    "tags": computed(lambda b: [RENEWAL_TAGS if t == "recurring" else FIRST_ORDER_TAGS for t in b.col("type")]),
-    **STAMPS})
-ORDER = Obj({
-    "id": col("id"), "charge": Obj({"id": col("charge_id")}), "customer": CUSTOMER_REF, "type": col("type"),
-    "status": col("status"), "external_order_id": id_text("shopify_order_id"),
-    "external_order_name": Obj({"ecommerce": computed(lambda b: [f"#{n}" for n in b.col("shopify_order_number")])}),
-    "external_order_number": id_text("shopify_order_number"),
-    "scheduled_at": ts("scheduled_at"), "processed_at": ts("processed_at"), "total_price": money("total_cents"),
-    "currency": col("currency"), **STAMPS})
+CUSTOMER_REF = Obj(
+    {"id": col("customer_id"), "email": col("email"), "external_customer_id": id_text("shopify_customer_id")}
+)
+CUSTOMER = Obj(
+    {
+        "id": col("id"),
+        "email": col("email"),
+        "first_name": col("first_name"),
+        "last_name": col("last_name"),
+        "external_customer_id": id_text("shopify_customer_id"),
+        **STAMPS,
+    }
+)
+SUBSCRIPTION = Obj(
+    {
+        "id": col("id"),
+        "customer_id": col("customer_id"),
+        "status": col("status"),
+        "price": money("price_cents"),
+        "sku": col("sku"),
+        "cancelled_at": ts("cancelled_at"),
+        "cancellation_reason": col("cancellation_reason"),
+        "next_charge_scheduled_at": day("next_charge_date"),
+        "max_retries_reached": computed(lambda b: [int(v) for v in b.col("max_retries_reached")]),
+        **STAMPS,
+    }
+)
+CHARGE = Obj(
+    {
+        "id": col("id"),
+        "customer": CUSTOMER_REF,
+        "type": col("type"),
+        "status": col("status"),
+        "scheduled_at": day("scheduled_date"),
+        "processed_at": ts("processed_at"),
+        "retry_date": ts("retry_date"),
+        "last_charge_attempt": ts("last_attempt"),
+        "charge_attempts": col("charge_attempts"),
+        "error_type": col("error_type"),
+        "external_order_id": id_text("shopify_order_id"),
+        "subtotal_price": money("subtotal_cents"),
+        "total_tax": money("tax_cents"),
+        "total_discounts": const("0.00"),
+        "total_refunds": const("0.00"),
+        "total_price": money("total_cents"),
+        "currency": col("currency"),
+        "discounts": const([]),
+        "line_items": array(
+            Obj(
+                {
+                    "purchase_item_id": col("subscription_id"),
+                    "purchase_item_type": const("subscription"),
+                    "sku": col("sku"),
+                    "quantity": col("quantity"),
+                    "unit_price": money("unit_price_cents"),
+                }
+            )
+        ),
+        "tags": computed(lambda b: [RENEWAL_TAGS if t == "recurring" else FIRST_ORDER_TAGS for t in b.col("type")]),
+        **STAMPS,
+    }
+)
+ORDER = Obj(
+    {
+        "id": col("id"),
+        "charge": Obj({"id": col("charge_id")}),
+        "customer": CUSTOMER_REF,
+        "type": col("type"),
+        "status": col("status"),
+        "external_order_id": id_text("shopify_order_id"),
+        "external_order_name": Obj({"ecommerce": computed(lambda b: [f"#{n}" for n in b.col("shopify_order_number")])}),
+        "external_order_number": id_text("shopify_order_number"),
+        "scheduled_at": ts("scheduled_at"),
+        "processed_at": ts("processed_at"),
+        "total_price": money("total_cents"),
+        "currency": col("currency"),
+        **STAMPS,
+    }
+)
 
 
 class Recharge(Vendor):
@@ -100,39 +169,82 @@ class Recharge(Vendor):
         charges = load_table(folder, "recharge_charges")
         # last_charge_attempt: the payment time, or the failed attempt's time (that version's update).
         status = charges["status"]
-        charges = charges.append_column("last_attempt", pc.if_else(
-            pc.equal(status, "success"), charges["processed_at"],
-            pc.if_else(pc.equal(status, "error"), charges["v_from"], pa.scalar(None, pa.int64()))))
+        charges = charges.append_column(
+            "last_attempt",
+            pc.if_else(
+                pc.equal(status, "success"),
+                charges["processed_at"],
+                pc.if_else(pc.equal(status, "error"), charges["v_from"], pa.scalar(None, pa.int64())),
+            ),
+        )
         self.customers = Index(load_table(folder, "recharge_customers"), columns=("email",), sorts=sorts)
-        self.subscriptions = Index(load_table(folder, "recharge_subscriptions"), columns=("customer_id", "status"),
-                                   sorts=sorts)
-        self.charges = Index(charges, columns=("customer_id", "status", "scheduled_date", "processed_at",
-                                               "shopify_order_id", "subscription_id"), sorts=sorts)
-        self.orders = Index(load_table(folder, "recharge_orders"), sorts=sorts,
-                            columns=("customer_id", "charge_id", "status", "scheduled_at", "processed_at"))
+        self.subscriptions = Index(
+            load_table(folder, "recharge_subscriptions"), columns=("customer_id", "status"), sorts=sorts
+        )
+        self.charges = Index(
+            charges,
+            columns=("customer_id", "status", "scheduled_date", "processed_at", "shopify_order_id", "subscription_id"),
+            sorts=sorts,
+        )
+        self.orders = Index(
+            load_table(folder, "recharge_orders"),
+            sorts=sorts,
+            columns=("customer_id", "charge_id", "status", "scheduled_at", "processed_at"),
+        )
         self.listings = {
-            "customers": Listing(self.customers, CUSTOMER, SORTS, "id-asc",
-                                 {**common_filters(), "email": one_of("email")}),
-            "subscriptions": Listing(self.subscriptions, SUBSCRIPTION, SORTS, "id-asc", {
-                **common_filters(), "customer_id": one_of("customer_id", parse_int), "status": one_of("status")}),
-            "charges": Listing(self.charges, CHARGE, SORTS, "id-asc", {
-                **common_filters(), "customer_id": one_of("customer_id", parse_int), "status": one_of("status"),
-                "scheduled_at_min": at_least("scheduled_date", parse_day),
-                "scheduled_at_max": at_most("scheduled_date", parse_day),
-                "processed_at_min": at_least("processed_at", parse_ts),
-                "processed_at_max": at_most("processed_at", parse_ts),
-                "external_order_id": one_of("shopify_order_id", parse_int),
-                "purchase_item_id": one_of("subscription_id", parse_int)}, always=self.retention),
-            "orders": Listing(self.orders, ORDER, SORTS, "id-asc", {
-                **common_filters(), "customer_id": one_of("customer_id", parse_int),
-                "charge_id": one_of("charge_id", parse_int), "status": one_of("status"),
-                "scheduled_at_min": at_least("scheduled_at", parse_ts),
-                "scheduled_at_max": at_most("scheduled_at", parse_ts),
-                "processed_at_min": at_least("processed_at", parse_ts),
-                "processed_at_max": at_most("processed_at", parse_ts)}),
+            "customers": Listing(
+                self.customers, CUSTOMER, SORTS, "id-asc", {**common_filters(), "email": one_of("email")}
+            ),
+            "subscriptions": Listing(
+                self.subscriptions,
+                SUBSCRIPTION,
+                SORTS,
+                "id-asc",
+                {**common_filters(), "customer_id": one_of("customer_id", parse_int), "status": one_of("status")},
+            ),
+            "charges": Listing(
+                self.charges,
+                CHARGE,
+                SORTS,
+                "id-asc",
+                {
+                    **common_filters(),
+                    "customer_id": one_of("customer_id", parse_int),
+                    "status": one_of("status"),
+                    "scheduled_at_min": at_least("scheduled_date", parse_day),
+                    "scheduled_at_max": at_most("scheduled_date", parse_day),
+                    "processed_at_min": at_least("processed_at", parse_ts),
+                    "processed_at_max": at_most("processed_at", parse_ts),
+                    "external_order_id": one_of("shopify_order_id", parse_int),
+                    "purchase_item_id": one_of("subscription_id", parse_int),
+                },
+                always=self.retention,
+            ),
+            "orders": Listing(
+                self.orders,
+                ORDER,
+                SORTS,
+                "id-asc",
+                {
+                    **common_filters(),
+                    "customer_id": one_of("customer_id", parse_int),
+                    "charge_id": one_of("charge_id", parse_int),
+                    "status": one_of("status"),
+                    "scheduled_at_min": at_least("scheduled_at", parse_ts),
+                    "scheduled_at_max": at_most("scheduled_at", parse_ts),
+                    "processed_at_min": at_least("processed_at", parse_ts),
+                    "processed_at_max": at_most("processed_at", parse_ts),
+                },
+            ),
         }
-        self.routes = [r for name in self.listings for r in (
-            Route("GET", f"/{name}", self.list_handler(name)), Route("GET", f"/{name}/{{id}}", self.get_handler(name)))]
+        self.routes = [
+            r
+            for name in self.listings
+            for r in (
+                Route("GET", f"/{name}", self.list_handler(name)),
+                Route("GET", f"/{name}/{{id}}", self.get_handler(name)),
+            )
+        ]
 
     def retention(self, clock: int) -> list:
         """Settled charges processed before clock - retention are hidden (0 days = no limit)."""
@@ -143,6 +255,7 @@ class Recharge(Vendor):
 
         def keep(ix: Index, rows: np.ndarray, _: int) -> np.ndarray:
             return ~(np.isin(ix.cols["status"][rows], settled) & (ix.cols["processed_at"][rows] < cutoff))
+
         return [("mask", keep)]
 
     # ------------------------------------------------------------------ protocol
@@ -162,7 +275,7 @@ class Recharge(Vendor):
     def credentials(self) -> dict:
         return {"password": self.token}
 
-    def list_handler(self, name: str):
+    def list_handler(self, name: str) -> HandlerFn:
         listing = self.listings[name]
 
         def handle(req: Request, _: dict) -> Response:
@@ -184,18 +297,25 @@ class Recharge(Vendor):
             if sort not in listing.sorts:
                 raise BadParam("sort_by", f"must be one of {sorted(listing.sorts)}")
             q = listing.query(sort, fixed, req.clock)
-            data, page = listing.fetch(q, req.clock, limit, fence, back, req.rewind if cursor else 0,
-                                       key=encode_cursor(fixed))
+            data, page = listing.fetch(
+                q, req.clock, limit, fence, back, req.rewind if cursor else 0, key=encode_cursor(fixed)
+            )
             req.rewound = page.rewound
 
             def link(f: int | None, b: bool) -> str | None:
                 return None if f is None else encode_cursor({"e": name, "q": fixed, "f": f, **({"b": 1} if b else {})})
 
-            return json_response({name: Raw.items(data), "next_cursor": link(page.next_fence, False),
-                                  "previous_cursor": link(page.prev_fence, True)})
+            return json_response(
+                {
+                    name: Raw.items(data),
+                    "next_cursor": link(page.next_fence, False),
+                    "previous_cursor": link(page.prev_fence, True),
+                }
+            )
+
         return handle
 
-    def get_handler(self, name: str):
+    def get_handler(self, name: str) -> HandlerFn:
         def handle(req: Request, m: dict) -> Response:
             try:
                 text = self.listings[name].get(int(m["id"]), req.clock)
@@ -204,5 +324,5 @@ class Recharge(Vendor):
             if text is None:
                 raise ApiError(404, "Not Found")
             return json_response({name[:-1]: Raw(text)})
-        return handle
 
+        return handle

@@ -6,7 +6,7 @@
 
 Or from a shell (prints `export AIRFLOW_CONN_...` lines, then serves until Ctrl-C):
 
-    python -m sandbox.emulators.server /tmp/em/tiny-1 --faults light
+    python -m sandbox.emulators /tmp/em/tiny-1 --faults light
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import gc
 import json
 import secrets
 import signal
+import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -44,12 +45,21 @@ def _gc_tuning(delta: int) -> None:
         _GC["running"] += delta
         if _GC["running"] == 0:
             gc.set_threshold(*_GC["saved"])
+            gc.unfreeze()  # frozen objects are never freed: native bindings would report them leaked at exit
 
 
 class Sandbox:
-    def __init__(self, folder: Path | str, faults: str = "none", rate_limits: bool = True,
-                 ports: dict[str, int] | None = None, recharge_retention_days: int = 90, slow_seconds: float = 2.0,
-                 seed: int = 0, load_threads: int = 2):
+    def __init__(
+        self,
+        folder: Path | str,
+        faults: str = "none",
+        rate_limits: bool = True,
+        ports: dict[str, int] | None = None,
+        recharge_retention_days: int = 90,
+        slow_seconds: float = 2.0,
+        seed: int = 0,
+        load_threads: int = 2,
+    ):
         self.folder = Path(folder)
         manifest = json.loads((self.folder / "manifest.json").read_text())
         self.control = Control(int(manifest["clock_us"]), faults, rate_limits, slow_seconds)
@@ -77,8 +87,9 @@ class Sandbox:
         for name in VENDORS:
             srv = EmulatorServer(self.apps[name], self.ports.get(name, 0))
             self.servers[name] = srv
-            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1}, name=f"emulator-{name}",
-                                 daemon=True)
+            t = threading.Thread(
+                target=srv.serve_forever, kwargs={"poll_interval": 0.1}, name=f"emulator-{name}", daemon=True
+            )
             t.start()
             self._threads.append(t)
         return self
@@ -149,7 +160,7 @@ def serve(folder: Path | str, **opts: object) -> None:
     try:
         for conn_id, conn in sb.connections().items():
             print(f"export AIRFLOW_CONN_{conn_id.upper()}='{conn}'")
-        print(flush=True)
+        sys.stdout.flush()
         stop.wait()
     finally:
         sb.stop()
@@ -168,8 +179,15 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--ports", default="", help="gorgias,recharge,shopify,easypost ports, e.g. 8101,8102,8103,8104")
     a = ap.parse_args(argv)
     ports = dict(zip(VENDORS, (int(p) for p in a.ports.split(",")), strict=False)) if a.ports else None
-    serve(a.folder, faults=a.faults, rate_limits=not a.no_rate_limits, ports=ports,
-          recharge_retention_days=a.retention_days, slow_seconds=a.slow_seconds, seed=a.seed)
+    serve(
+        a.folder,
+        faults=a.faults,
+        rate_limits=not a.no_rate_limits,
+        ports=ports,
+        recharge_retention_days=a.retention_days,
+        slow_seconds=a.slow_seconds,
+        seed=a.seed,
+    )
 
 
 if __name__ == "__main__":

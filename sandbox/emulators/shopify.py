@@ -21,6 +21,7 @@ from sandbox.company import TAX_BP
 from sandbox.emulators.engine import (
     NULL,
     BadParam,
+    Batch,
     Children,
     Index,
     Listing,
@@ -46,15 +47,31 @@ from sandbox.emulators.engine import (
     rendered,
     shop_ts,
 )
-from sandbox.emulators.http import ApiError, Raw, Request, Response, Route, Vendor, int_id, json_response, parse_limit
+from sandbox.emulators.http import (
+    ApiError,
+    HandlerFn,
+    Raw,
+    Request,
+    Response,
+    Route,
+    Vendor,
+    int_id,
+    json_response,
+    parse_limit,
+)
 from sandbox.simulate import half_up_div
 
 API_VERSION = "2025-01"
 VERSION_RX = re.compile(r"20\d\d-(01|04|07|10)|unstable")
 CLOSE_AFTER = 30 * DAY
-SORTS = {"id asc": ("id", False), "id desc": ("id", True), "created_at asc": ("created", False),
-         "created_at desc": ("created", True), "updated_at asc": ("v_from", False),
-         "updated_at desc": ("v_from", True)}
+SORTS = {
+    "id asc": ("id", False),
+    "id desc": ("id", True),
+    "created_at asc": ("created", False),
+    "created_at desc": ("created", True),
+    "updated_at asc": ("v_from", False),
+    "updated_at desc": ("v_from", True),
+}
 PAGE_INFO_OK = {"page_info", "limit", "fields"}
 
 
@@ -81,9 +98,14 @@ def financial_filter(value: str, clock: int) -> list:
 
 
 def date_filters() -> dict:
-    return {"updated_at_min": at_least("v_from", parse_ts), "updated_at_max": at_most("v_from", parse_ts),
-            "created_at_min": at_least("created", parse_ts), "created_at_max": at_most("created", parse_ts),
-            "ids": one_of("id", parse_int), "since_id": at_least("id", parse_int, exclusive=True)}
+    return {
+        "updated_at_min": at_least("v_from", parse_ts),
+        "updated_at_max": at_most("v_from", parse_ts),
+        "created_at_min": at_least("created", parse_ts),
+        "created_at_max": at_most("created", parse_ts),
+        "ids": one_of("id", parse_int),
+        "since_id": at_least("id", parse_int, exclusive=True),
+    }
 
 
 def money_set(cents: str, currency: str = "currency") -> Obj:
@@ -91,25 +113,54 @@ def money_set(cents: str, currency: str = "currency") -> Obj:
     return Obj({"shop_money": amount, "presentment_money": amount})
 
 
-def closed_at(b) -> list[str]:
+def closed_at(b: Batch) -> list[str]:
     cut = b.clock - CLOSE_AFTER
-    return [f'"{fmt_shop(c + CLOSE_AFTER)}"' if x is None and c < cut else "null"
-            for c, x in zip(b.col("created"), b.col("cancelled_at"), strict=True)]
+    return [
+        f'"{fmt_shop(c + CLOSE_AFTER)}"' if x is None and c < cut else "null"
+        for c, x in zip(b.col("created"), b.col("cancelled_at"), strict=True)
+    ]
 
 
-def allocations(b) -> list[str]:
-    return [f'[{{"amount":{money_json(d)},"discount_application_index":0}}]' if d else "[]"
-            for d in b.col("discount_cents")]
+def allocations(b: Batch) -> list[str]:
+    return [
+        f'[{{"amount":{money_json(d)},"discount_application_index":0}}]' if d else "[]" for d in b.col("discount_cents")
+    ]
 
 
-LINE_ITEM = Obj({"id": col("id"), "sku": col("sku"), "title": col("title"), "quantity": col("quantity"),
-                 "price": money("price_cents"), "total_discount": money("discount_cents"),
-                 "discount_allocations": rendered(allocations)})
-TRANSACTION = Obj({"id": col("id"), "order_id": col("order_id"), "kind": col("kind"), "status": col("status"),
-                   "amount": money("amount_cents"), "currency": col("currency"), "created_at": shop_ts("created")})
-CUSTOMER = Obj({"id": col("id"), "email": col("email"), "first_name": col("first_name"),
-                "last_name": col("last_name"), "state": col("state"), "tags": const(""),
-                "created_at": shop_ts("created"), "updated_at": shop_ts("v_from")})
+LINE_ITEM = Obj(
+    {
+        "id": col("id"),
+        "sku": col("sku"),
+        "title": col("title"),
+        "quantity": col("quantity"),
+        "price": money("price_cents"),
+        "total_discount": money("discount_cents"),
+        "discount_allocations": rendered(allocations),
+    }
+)
+TRANSACTION = Obj(
+    {
+        "id": col("id"),
+        "order_id": col("order_id"),
+        "kind": col("kind"),
+        "status": col("status"),
+        "amount": money("amount_cents"),
+        "currency": col("currency"),
+        "created_at": shop_ts("created"),
+    }
+)
+CUSTOMER = Obj(
+    {
+        "id": col("id"),
+        "email": col("email"),
+        "first_name": col("first_name"),
+        "last_name": col("last_name"),
+        "state": col("state"),
+        "tags": const(""),
+        "created_at": shop_ts("created"),
+        "updated_at": shop_ts("v_from"),
+    }
+)
 
 
 class Shopify(Vendor):
@@ -122,61 +173,128 @@ class Shopify(Vendor):
         self.token = token
         fmt_shop(0)  # build the shop's offset table now, not in the first request
         sorts = ("id", "created", "v_from")
-        self.orders = Index(load_table(folder, "shopify_orders"), columns=("cancelled_at", "financial_status"),
-                            sorts=sorts)
+        self.orders = Index(
+            load_table(folder, "shopify_orders"), columns=("cancelled_at", "financial_status"), sorts=sorts
+        )
         self.customers = Index(load_table(folder, "shopify_customers"), sorts=sorts)
         refunds = load_table(folder, "shopify_refunds")
         # The canonical refund has no tax column: the emulator applies the store's tax rate to the subtotal;
         # and its currency is the order's.
-        refunds = refunds.append_column("tax_cents", pa.array(
-            [half_up_div(s * TAX_BP, 10_000) for s in refunds["subtotal_cents"].to_pylist()], pa.int64()))
+        refunds = refunds.append_column(
+            "tax_cents",
+            pa.array([half_up_div(s * TAX_BP, 10_000) for s in refunds["subtotal_cents"].to_pylist()], pa.int64()),
+        )
         perm, keys = self.orders.order("id")
         order_rows = perm[np.searchsorted(keys, refunds["order_id"].to_numpy())]
         refunds = refunds.append_column("currency", self.orders.table["currency"].take(order_rows))
         discounts = Children(load_table(folder, "shopify_discounts"), "order_id")
-        refund = Obj({
-            "id": col("id"), "order_id": col("order_id"), "created_at": shop_ts("created"),
-            "processed_at": shop_ts("created"), "note": col("note"), "restock": const(False),
-            "refund_line_items": array(Obj({
-                "line_item_id": col("line_item_id"), "quantity": col("quantity"),
-                "subtotal": number("subtotal_cents"), "total_tax": number("tax_cents"),  # numbers, unlike elsewhere
-                "subtotal_set": money_set("subtotal_cents"), "total_tax_set": money_set("tax_cents")})),
-            "transactions": children(Children(load_table(folder, "shopify_refund_transactions"), "refund_id"),
-                                     "id", TRANSACTION),
-            "order_adjustments": const([]),
-        })
+        refund = Obj(
+            {
+                "id": col("id"),
+                "order_id": col("order_id"),
+                "created_at": shop_ts("created"),
+                "processed_at": shop_ts("created"),
+                "note": col("note"),
+                "restock": const(False),
+                "refund_line_items": array(
+                    Obj(
+                        {
+                            "line_item_id": col("line_item_id"),
+                            "quantity": col("quantity"),
+                            "subtotal": number("subtotal_cents"),
+                            "total_tax": number("tax_cents"),  # numbers, unlike elsewhere
+                            "subtotal_set": money_set("subtotal_cents"),
+                            "total_tax_set": money_set("tax_cents"),
+                        }
+                    )
+                ),
+                "transactions": children(
+                    Children(load_table(folder, "shopify_refund_transactions"), "refund_id"), "id", TRANSACTION
+                ),
+                "order_adjustments": const([]),
+            }
+        )
         # A version shows the refunds created up to its own update time.
         self.refunds = children(Children(refunds, "order_id"), "id", refund, where=("created", "v_from"))
-        order = Obj({
-            "id": col("id"), "name": rendered(lambda b: [f'"#{n}"' for n in b.col("number")]),
-            "order_number": col("number"), "email": col("email"),
-            "customer": Obj({"id": col("customer_id"), "email": lookup(self.customers, "customer_id", col("email"),
-                                                                       default=col("email"))}),
-            "created_at": shop_ts("created"), "updated_at": shop_ts("v_from"), "processed_at": shop_ts("created"),
-            "cancelled_at": shop_ts("cancelled_at"), "cancel_reason": col("cancel_reason"),
-            "closed_at": rendered(closed_at), "financial_status": col("financial_status"),
-            "fulfillment_status": const(None), "currency": col("currency"), "total_price": money("total_cents"),
-            "subtotal_price": money("subtotal_cents"), "total_line_items_price": money("line_total_cents"),
-            "total_discounts": money("discount_cents"), "total_tax": money("tax_cents"), "test": col("test"),
-            "tags": col("tags"), "source_name": col("source_name"),
-            "line_items": children(Children(load_table(folder, "shopify_line_items"), "order_id"), "id", LINE_ITEM),
-            "discount_codes": children(discounts, "id", Obj({"code": col("code"), "amount": money("amount_cents"),
-                                                             "type": const("percentage")})),
-            "discount_applications": children(discounts, "id", Obj({
-                "type": const("discount_code"), "code": col("code"),
-                "value": computed(lambda b: [f"{p}.0" for p in b.col("percent")]),
-                "value_type": const("percentage"), "allocation_method": const("across"),
-                "target_selection": const("all"), "target_type": const("line_item")})),
-            "shipping_lines": array(Obj({"title": const("Standard"), "price": money("shipping_cents"),
-                                         "discounted_price": money("shipping_cents")})),
-            "refunds": self.refunds,
-        })
+        order = Obj(
+            {
+                "id": col("id"),
+                "name": rendered(lambda b: [f'"#{n}"' for n in b.col("number")]),
+                "order_number": col("number"),
+                "email": col("email"),
+                "customer": Obj(
+                    {
+                        "id": col("customer_id"),
+                        "email": lookup(
+                            self.customers, "customer_id", col("email"), default=col("email"), columns=("email",)
+                        ),
+                    }
+                ),
+                "created_at": shop_ts("created"),
+                "updated_at": shop_ts("v_from"),
+                "processed_at": shop_ts("created"),
+                "cancelled_at": shop_ts("cancelled_at"),
+                "cancel_reason": col("cancel_reason"),
+                "closed_at": rendered(closed_at),
+                "financial_status": col("financial_status"),
+                "fulfillment_status": const(None),
+                "currency": col("currency"),
+                "total_price": money("total_cents"),
+                "subtotal_price": money("subtotal_cents"),
+                "total_line_items_price": money("line_total_cents"),
+                "total_discounts": money("discount_cents"),
+                "total_tax": money("tax_cents"),
+                "test": col("test"),
+                "tags": col("tags"),
+                "source_name": col("source_name"),
+                "line_items": children(Children(load_table(folder, "shopify_line_items"), "order_id"), "id", LINE_ITEM),
+                "discount_codes": children(
+                    discounts,
+                    "id",
+                    Obj({"code": col("code"), "amount": money("amount_cents"), "type": const("percentage")}),
+                ),
+                "discount_applications": children(
+                    discounts,
+                    "id",
+                    Obj(
+                        {
+                            "type": const("discount_code"),
+                            "code": col("code"),
+                            "value": computed(lambda b: [f"{p}.0" for p in b.col("percent")]),
+                            "value_type": const("percentage"),
+                            "allocation_method": const("across"),
+                            "target_selection": const("all"),
+                            "target_type": const("line_item"),
+                        }
+                    ),
+                ),
+                "shipping_lines": array(
+                    Obj(
+                        {
+                            "title": const("Standard"),
+                            "price": money("shipping_cents"),
+                            "discounted_price": money("shipping_cents"),
+                        }
+                    )
+                ),
+                "refunds": self.refunds,
+            }
+        )
         self.refunds_only = Obj({"refunds": self.refunds})
         self.listings = {
-            "orders": Listing(self.orders, order, SORTS, "id asc", {
-                **date_filters(), "status": status_filter, "financial_status": financial_filter,
-                "processed_at_min": at_least("created", parse_ts),
-                "processed_at_max": at_most("created", parse_ts)}),
+            "orders": Listing(
+                self.orders,
+                order,
+                SORTS,
+                "id asc",
+                {
+                    **date_filters(),
+                    "status": status_filter,
+                    "financial_status": financial_filter,
+                    "processed_at_min": at_least("created", parse_ts),
+                    "processed_at_max": at_most("created", parse_ts),
+                },
+            ),
             "customers": Listing(self.customers, CUSTOMER, SORTS, "id asc", date_filters()),
         }
         base = "/admin/api/{version}"
@@ -198,8 +316,9 @@ class Shopify(Vendor):
         return json_response({"errors": message}, status)
 
     def throttled(self, retry_after: float) -> Response:
-        resp = self.error(429, "Exceeded 2 calls per second for api client. Reduce request rates to resume "
-                               "uninterrupted service.")
+        resp = self.error(
+            429, "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."
+        )
         resp.headers.append(("Retry-After", "2.0"))
         return resp
 
@@ -214,7 +333,7 @@ class Shopify(Vendor):
         if not VERSION_RX.fullmatch(m["version"]):
             raise ApiError(404, "Not Found")
 
-    def list_handler(self, name: str):
+    def list_handler(self, name: str) -> HandlerFn:
         listing = self.listings[name]
 
         def handle(req: Request, m: dict) -> Response:
@@ -243,26 +362,37 @@ class Shopify(Vendor):
                 raise BadParam("order", f"must be one of {sorted(listing.sorts)}")
             q = listing.query(order, fixed, req.clock)
             record = listing.record.only(fields) if fields else None
-            data, page = listing.fetch(q, req.clock, limit, fence, back, req.rewind if fence is not None else 0,
-                                       record, key=encode_cursor(fixed))
+            data, page = listing.fetch(
+                q,
+                req.clock,
+                limit,
+                fence,
+                back,
+                req.rewind if fence is not None else 0,
+                record,
+                key=encode_cursor(fixed),
+            )
             req.rewound = page.rewound
             links = []
             for f, rel, b in ((page.prev_fence, "previous", True), (page.next_fence, "next", False)):
                 if f is not None:
                     token = encode_cursor({"e": name, "q": fixed, "f": f, **({"b": 1} if b else {})})
-                    qs = urlencode({"limit": limit, **({"fields": ",".join(fields)} if fields else {}),
-                                    "page_info": token})
+                    qs = urlencode(
+                        {"limit": limit, **({"fields": ",".join(fields)} if fields else {}), "page_info": token}
+                    )
                     links.append(f'<{req.base_url}{req.path}?{qs}>; rel="{rel}"')
             return json_response({name: Raw.items(data)}, headers=[("Link", ", ".join(links))] if links else [])
+
         return handle
 
-    def get_handler(self, name: str):
+    def get_handler(self, name: str) -> HandlerFn:
         def handle(req: Request, m: dict) -> Response:
             self.check_version(m)
             text = self.listings[name].get(int_id(m["id"]), req.clock)
             if text is None:
                 raise ApiError(404, "Not Found")
             return json_response({name[:-1]: Raw(text)})
+
         return handle
 
     def get_refunds(self, req: Request, m: dict) -> Response:
