@@ -8,6 +8,7 @@ nothing it already has.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +33,10 @@ def run_demo(sim: Path) -> None:
     with Sandbox(sim, faults="none", rate_limits=False, recharge_retention_days=0) as box:
         step("sandbox emulators on loopback")
         for conn_id, value in box.connections().items():
-            os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = value
+            # The emulators run without rate limits here, so the account's connection says so too.
+            conn = json.loads(value)
+            conn.setdefault("extra", {})["rate_limit_per_second"] = 0
+            os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
             print(f"    {conn_id:<18} {box.urls[conn_id.removesuffix('_default')]}")
         started = step(f"extracting {', '.join(CLIENTS)} in parallel")
         with ThreadPoolExecutor(len(CLIENTS)) as pool:
