@@ -71,8 +71,12 @@ class Throttle:
         self.level = 0.0
         self.stamp = time.monotonic()
         self.lock = threading.Lock()
+        self.paced_since: float | None = None  # when the bucket first ran full
+        self.paced = 0  # requests granted since then
+        self.last_grant = 0.0
 
     def acquire(self) -> None:
+        waited = False
         while True:
             with self.lock:
                 now = time.monotonic()
@@ -80,9 +84,21 @@ class Throttle:
                 self.stamp = now
                 if self.level + 1 <= self.limit.burst:
                     self.level += 1
+                    if waited and self.paced_since is None:
+                        self.paced_since = now
+                    elif self.paced_since is not None:
+                        self.paced += 1
+                    self.last_grant = now
                     return
                 wait = (self.level + 1 - self.limit.burst) / self.limit.per_second
+            waited = True
             time.sleep(wait)
+
+    def sustained_rate(self) -> float | None:
+        """Requests per second granted while the throttle was pacing (None until it had to)."""
+        if self.paced_since is None or self.last_grant <= self.paced_since:
+            return None
+        return self.paced / (self.last_grant - self.paced_since)
 
 
 @dataclass

@@ -48,7 +48,7 @@ ENDPOINTS = (
 class EasyPostClient(Client):
     conn_id = "easypost_default"
     endpoints = ENDPOINTS
-    rate = RateLimit(per_second=4.75, burst=5)  # list endpoints: 5 requests/s
+    rate = RateLimit(per_second=4.75, burst=3)  # list endpoints: 5 requests/s; burst kept under the bucket
 
     def make_session(self, conn: Connection) -> VendorSession:
         return VendorSession(conn.conn_id, f"{conn.base_url}/v2", auth=(conn.password, ""), rate=self.rate)
