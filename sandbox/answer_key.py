@@ -404,54 +404,32 @@ class AnswerKey:
 
     # ------------------------------------------------------------------ marts
     def fct_attributed_orders(self) -> list[dict]:
-        out = []
-        for oid, a in sorted(self.attributed.items()):
-            o, f = self.orders[oid], self.fact[oid]
-            out.append(
-                {
-                    "order_id": oid,
-                    "row_type": "order",
-                    "refund_id": "",
-                    "order_name": f"#{o['number']}",
-                    "customer_key": f["key"],
-                    "campaign": a["campaign"],
-                    "agent_email": a["agent_email"],
-                    "touch_ticket_id": a["ticket_id"] or "",
-                    "touch_at": iso(a["touch_at"]),
-                    "order_at": iso(o["created"]),
-                    "booked_month": f["month"],
-                    "currency": o["currency"],
-                    "amount_original": money(o["subtotal_cents"]),
-                    "net_revenue": f["net"],
-                    "cogs": f["cogs"],
-                    "rule_version": self.rules.rule_version,
-                }
-            )
+        def row(oid: int, **booked: object) -> dict:
+            o, f, a = self.orders[oid], self.fact[oid], self.attributed[oid]
+            return {
+                "order_id": oid, "row_type": "order", "refund_id": "", "order_name": f"#{o['number']}",
+                "customer_key": f["key"], "campaign": a["campaign"], "agent_email": a["agent_email"],
+                "touch_ticket_id": a["ticket_id"] or "", "touch_at": iso(a["touch_at"]),
+                "order_at": iso(o["created"]), "booked_month": f["month"], "currency": o["currency"],
+                "amount_original": money(o["subtotal_cents"]), "net_revenue": f["net"], "cogs": f["cogs"],
+                "rule_version": self.rules.rule_version, **booked,
+            }  # fmt: skip
+
+        out = [row(oid) for oid in sorted(self.attributed)]
         for rf in sorted(self.refund_facts, key=lambda x: x["refund_id"]):
-            a = self.attributed.get(rf["order_id"])
-            if a is None:
-                continue
-            o, f = self.orders[rf["order_id"]], self.fact[rf["order_id"]]
-            out.append(
-                {
-                    "order_id": rf["order_id"],
-                    "row_type": "refund",
-                    "refund_id": rf["refund_id"],
-                    "order_name": f"#{o['number']}",
-                    "customer_key": f["key"],
-                    "campaign": a["campaign"],
-                    "agent_email": a["agent_email"],
-                    "touch_ticket_id": a["ticket_id"] or "",
-                    "touch_at": iso(a["touch_at"]),
-                    "order_at": iso(o["created"]),
-                    "booked_month": rf["month"],
-                    "currency": rf["currency"],
-                    "amount_original": -rf["amount_original"],
-                    "net_revenue": -rf["amount"],
-                    "cogs": ZERO,
-                    "rule_version": self.rules.rule_version,
-                }
-            )
+            if rf["order_id"] in self.attributed:  # a refund is a negative row in the month it is booked
+                out.append(
+                    row(
+                        rf["order_id"],
+                        row_type="refund",
+                        refund_id=rf["refund_id"],
+                        booked_month=rf["month"],
+                        currency=rf["currency"],
+                        amount_original=-rf["amount_original"],
+                        net_revenue=-rf["amount"],
+                        cogs=ZERO,
+                    )
+                )
         return out
 
     def fct_campaign_touches(self) -> list[dict]:

@@ -810,47 +810,10 @@ class Simulation:
             cust_sender = cust if not frm else sender
             receiver = (p.display_email if p else "") if frm else (agent["email"] if agent else "")
             body = "Hi! " + subject if frm else "Yes please, go ahead!"
+            head = (mid, tid, frm, public, mchannel, mvia, rule, cust_sender, sender_email, receiver, body, mc)
             if failed is not None:  # delivery failure arrives after the message was created
-                self.emit(
-                    "gorgias_messages",
-                    (
-                        mid,
-                        tid,
-                        frm,
-                        public,
-                        mchannel,
-                        mvia,
-                        rule,
-                        cust_sender,
-                        sender_email,
-                        receiver,
-                        body,
-                        mc,
-                        None,
-                        None,
-                        mc,
-                    ),
-                )
-            self.emit(
-                "gorgias_messages",
-                (
-                    mid,
-                    tid,
-                    frm,
-                    public,
-                    mchannel,
-                    mvia,
-                    rule,
-                    cust_sender,
-                    sender_email,
-                    receiver,
-                    body,
-                    mc,
-                    sent,
-                    failed,
-                    failed if failed else mc,
-                ),
-            )
+                self.emit("gorgias_messages", (*head, None, None, mc))
+            self.emit("gorgias_messages", (*head, sent, failed, failed if failed else mc))
             if mc > last_version:  # one ticket version per distinct update time
                 last_version = mc
                 self.emit(
