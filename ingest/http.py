@@ -127,6 +127,10 @@ class VendorSession:
         self.session.headers.update({"Accept": "application/json", "User-Agent": "cs-profit-center/0.1"})
         self.session.headers.update(headers or {})
         self.session.auth = auth
+        # Resolve proxy and CA settings from the environment once, not on every request (~1 ms each).
+        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+        self.session.trust_env = False
         self.throttle = Throttle(rate) if rate else None
         self.retry = retry or RetryPolicy()
         # Connect and read timeouts; HTTP_READ_TIMEOUT_S tunes the read side for slow vendors (or tests).
