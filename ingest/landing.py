@@ -84,9 +84,7 @@ class LandingBatch:
             return
         pages = pa.table({"body": self.bodies, "extracted_at": pa.array(self.stamps, TS)})
         self.con.register("_pages", pages)
-        records = (
-            f"(SELECT unnest(json_extract(body, '$.{self.ep.envelope}[*]')) AS record, extracted_at FROM _pages)"
-        )
+        records = f"(SELECT unnest(json_extract(body, '$.{self.ep.envelope}[*]')) AS record, extracted_at FROM _pages)"
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {validation_sql(self.ep, records)}")
         accepted, rejected, newest = self.con.execute(
             "SELECT count(*) FILTER (WHERE problem IS NULL), count(*) FILTER (WHERE problem IS NOT NULL), "
