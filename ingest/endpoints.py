@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -32,28 +31,6 @@ class Endpoint:
     @property
     def name(self) -> str:
         return f"{self.vendor}.{self.entity}"
-
-
-@lru_cache(maxsize=1024)
-def _steps(path: str) -> tuple[tuple[str, bool], ...]:
-    return tuple((p[:-2], True) if p.endswith("[]") else (p, False) for p in path.split("."))
-
-
-def values_at(record: object, path: str) -> list:
-    """Values at a dotted path; `items[]` walks every element of a list. Missing parts give []."""
-    current = [record]
-    for name, many in _steps(path):
-        nxt = []
-        for obj in current:
-            if not isinstance(obj, dict) or name not in obj:
-                continue
-            v = obj[name]
-            if many:
-                nxt.extend(v if isinstance(v, list) else [])
-            else:
-                nxt.append(v)
-        current = nxt
-    return current
 
 
 def _lit(text: str) -> str:

@@ -16,24 +16,11 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from ingest.client import Page
 from ingest.endpoints import Endpoint, validation_sql
 
 TS = pa.timestamp("us", tz="UTC")
-ACCEPTED = pa.schema(
-    [("id", pa.string()), ("updated_at", TS), ("extracted_at", TS), ("run_id", pa.string()), ("record", pa.string())]
-)
-REJECTED = pa.schema(
-    [
-        ("id", pa.string()),
-        ("reason", pa.string()),
-        ("extracted_at", TS),
-        ("run_id", pa.string()),
-        ("record", pa.string()),
-    ]
-)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -43,13 +30,6 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def atomic_write_parquet(path: Path, table: pa.Table) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp, compression="zstd")
     os.replace(tmp, path)
 
 

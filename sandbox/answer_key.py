@@ -17,7 +17,7 @@ from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-from sandbox.calendar import DAY, US, date_us, end_of_local_day_us, from_us, local_date, local_month
+from sandbox.calendar import DAY, date_us, end_of_local_day_us, from_us, local_date, local_month
 from sandbox.tables import CHILD_TABLES, read_table
 
 CENT = Decimal("0.01")
@@ -674,6 +674,3 @@ def write(marts: dict[str, list[dict]], out: Path) -> None:
                 w.writerow(rows[0].keys())
             for row in rows:
                 w.writerow([render(v) for v in row.values()])
-
-
-__all__ = ["US", "AnswerKey", "Campaign", "DataQualityError", "Rules", "write"]
