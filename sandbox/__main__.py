@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -36,15 +37,11 @@ def ensure_generated(scale: str, seed: int, out: Path | None = None, force: bool
         return out
     tmp = out.with_name(out.name + ".partial")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     started = time.monotonic()
     print(f"generating scale={scale} seed={seed} ...", file=sys.stderr, flush=True)
     result = generate(scale, seed, tmp)
     if out.exists():
-        import shutil
-
         shutil.rmtree(out)
     tmp.rename(out)  # a half-generated folder is never mistaken for a finished one
     rows = sum(result["rows"].values())
