@@ -1,0 +1,46 @@
+{#- Time: every timestamp is UTC; calendar questions (month, local day) are asked in the store's zone. -#}
+
+{#- A vendor timestamp string, with or without offset or microseconds, or a bare date -> UTC instant.
+    The session time zone is UTC (profiles.yml), so an offset-less value is read as UTC. -#}
+{% macro to_utc(expr) -%} cast({{ expr }} as timestamptz) {%- endmacro %}
+
+{% macro local_date(ts) -%}
+    cast(timezone('{{ var("store_timezone") }}', {{ ts }}) as date)
+{%- endmacro %}
+
+{#- 'YYYY-MM' of the store-local calendar month of an instant -#}
+{% macro local_month(ts) -%}
+    {{ month_label('timezone(\'' ~ var("store_timezone") ~ '\', ' ~ ts ~ ')') }}
+{%- endmacro %}
+
+{#- 'YYYY-MM' of a date or local timestamp -#}
+{% macro month_label(date_expr) -%} strftime({{ date_expr }}, '%Y-%m') {%- endmacro %}
+
+{#- The instant of local midnight at the start of a calendar date -#}
+{% macro local_midnight(date_expr) -%}
+    timezone('{{ var("store_timezone") }}', cast({{ date_expr }} as timestamp))
+{%- endmacro %}
+
+{% macro add_days(date_expr, days) -%} cast({{ date_expr }} + to_days(cast({{ days }} as integer)) as date) {%- endmacro %}
+
+{% macro add_months(date_expr, months) -%} cast({{ date_expr }} + to_months(cast({{ months }} as integer)) as date) {%- endmacro %}
+
+{#- First day of a 'YYYY-MM' month label -#}
+{% macro month_start(month_label) -%} cast({{ month_label }} || '-01' as date) {%- endmacro %}
+
+{#- Every 'YYYY-MM' label from the smallest to the largest label of a column (no gaps) -#}
+{% macro month_labels_between(first_label, last_label) -%}
+    select {{ month_label('m') }} as month
+    from (select unnest(generate_series({{ month_start(first_label) }}, {{ month_start(last_label) }}, interval 1 month)) as m)
+{%- endmacro %}
+
+{#- The instant the data describes: var as_of (the sandbox passes its clock), else now. -#}
+{% macro as_of() -%}
+    {%- if var('as_of', none) -%} cast('{{ var("as_of") }}' as timestamptz)
+    {%- else -%} current_timestamp
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro seconds_between(a, b) -%} date_diff('second', {{ a }}, {{ b }}) {%- endmacro %}
+
+{% macro add_interval_days(ts, days) -%} ({{ ts }} + to_days(cast({{ days }} as integer))) {%- endmacro %}

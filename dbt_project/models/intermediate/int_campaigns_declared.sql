@@ -1,0 +1,9 @@
+{#- The campaign declarations (var `campaigns`, in `attribution_priority` order) as a relation. -#}
+{%- set declared = campaigns() %}
+select *
+from (values
+    {%- for c in declared %}
+    ({{ sql_string(c.key) }}, {{ sql_string(c.kind) }}, {{ sql_string(c.tag) }}, {{ c.window_days | int }},
+     {{ 'true' if c.reply_required else 'false' }}, {{ sql_string(c.eligible_orders) }}, {{ c.priority }}){{ "," if not loop.last }}
+    {%- endfor %}
+) as declared (campaign, kind, tag, window_days, reply_required, eligible_orders, priority)

@@ -1,0 +1,7 @@
+{#- The monthly CS P&L in long form: one row per month and line (§8), lines in report order. -#}
+{%- set lines = pnl_lines() %}
+{%- for line in lines %}
+select month, {{ loop.index }} as line_order, '{{ line }}' as line, {{ line }} as amount, rule_version
+from {{ ref('cs_pnl_monthly_wide') }}
+{% if not loop.last %}union all{% endif %}
+{%- endfor %}

@@ -1,0 +1,51 @@
+{#- One row per attributed order (row_type = order, in the order's month) and one negative row per
+    refund of an attributed order (row_type = refund, in the refund's month): the drill-down behind
+    every revenue figure. -#}
+with attributed as (
+    select o.*, a.campaign, a.touch_ticket_id, a.touch_at, a.touch_month, a.agent_email
+    from {{ ref('int_orders_attributed') }} as a
+    inner join {{ ref('int_orders_enriched') }} as o on o.order_id = a.order_id
+)
+
+select
+    order_id,
+    'order' as row_type,
+    cast(null as bigint) as refund_id,
+    order_name,
+    customer_key,
+    campaign,
+    agent_email,
+    touch_ticket_id,
+    touch_at,
+    touch_month,
+    order_at,
+    order_month as booked_month,
+    currency,
+    subtotal_original as amount_original,
+    net_revenue,
+    cogs,
+    '{{ var("rule_version") }}' as rule_version
+from attributed
+
+union all
+
+select
+    a.order_id,
+    'refund' as row_type,
+    r.refund_id,
+    a.order_name,
+    a.customer_key,
+    a.campaign,
+    a.agent_email,
+    a.touch_ticket_id,
+    a.touch_at,
+    a.touch_month,
+    a.order_at,
+    r.refund_month as booked_month,
+    r.currency,
+    -r.amount_original as amount_original,
+    -r.amount as net_revenue,
+    cast(0 as decimal(18, 2)) as cogs,
+    '{{ var("rule_version") }}' as rule_version
+from attributed as a
+inner join {{ ref('int_refunds_booked') }} as r on r.order_id = a.order_id

@@ -1,0 +1,1 @@
+select setting, value, valid_from, source_line from {{ source('finance', 'cs_settings') }}

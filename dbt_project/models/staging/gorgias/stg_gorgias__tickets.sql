@@ -1,0 +1,21 @@
+{{ config(materialized='incremental', unique_key='ticket_id', incremental_strategy='delete+insert') }}
+
+with source as (
+    select * from {{ source('gorgias', 'tickets') }}
+    {{ extracted_since_last_run() }}
+)
+
+{{ unpack_json('source', 'record', [
+    ['ticket_id', 'id', 'bigint'],
+    ['customer_id', 'customer.id', 'bigint'],
+    ['customer_email', 'customer.email', 'varchar'],
+    ['assignee_user_id', 'assignee_user.id', 'bigint'],
+    ['status', 'status', 'code'],
+    ['channel', 'channel', 'varchar'],
+    ['subject', 'subject', 'varchar'],
+    ['is_spam', 'spam', 'boolean'],
+    ['trashed_at', 'trashed_datetime', 'timestamp'],
+    ['created_at', 'created_datetime', 'timestamp'],
+    ['updated_at', 'updated_datetime', 'timestamp'],
+    ['closed_at', 'closed_datetime', 'timestamp'],
+], keep=["list_transform(" ~ json_string_list('record', 'tags[*].name') ~ ", lambda t: trim(t)) as tag_names", 'extracted_at']) }}

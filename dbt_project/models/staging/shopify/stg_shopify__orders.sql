@@ -1,0 +1,36 @@
+{{ config(materialized='incremental', unique_key='order_id', incremental_strategy='delete+insert') }}
+
+{#- The revenue ledger. Child arrays stay JSON here and are unpacked by the views beside this model,
+    so an order that loses a line or a refund never leaves a stale child row behind. -#}
+with source as (
+    select * from {{ source('shopify', 'orders') }}
+    {{ extracted_since_last_run() }}
+)
+
+{{ unpack_json('source', 'record', [
+    ['order_id', 'id', 'bigint'],
+    ['order_name', 'name', 'varchar'],
+    ['order_number', 'order_number', 'bigint'],
+    ['email', 'email', 'varchar'],
+    ['customer_id', 'customer.id', 'bigint'],
+    ['created_at', 'created_at', 'timestamp'],
+    ['updated_at', 'updated_at', 'timestamp'],
+    ['processed_at', 'processed_at', 'timestamp'],
+    ['cancelled_at', 'cancelled_at', 'timestamp'],
+    ['cancel_reason', 'cancel_reason', 'varchar'],
+    ['financial_status', 'financial_status', 'code'],
+    ['currency', 'currency', 'varchar'],
+    ['subtotal_price', 'subtotal_price', 'money'],
+    ['total_line_items_price', 'total_line_items_price', 'money'],
+    ['total_discounts', 'total_discounts', 'money'],
+    ['total_tax', 'total_tax', 'money'],
+    ['total_price', 'total_price', 'money'],
+    ['is_test', 'test', 'boolean'],
+    ['tags', 'tags', 'varchar'],
+    ['source_name', 'source_name', 'varchar'],
+], keep=[
+    "json_extract(record, '$.line_items') as line_items_json",
+    "json_extract(record, '$.discount_codes') as discount_codes_json",
+    "json_extract(record, '$.refunds') as refunds_json",
+    'extracted_at',
+]) }}

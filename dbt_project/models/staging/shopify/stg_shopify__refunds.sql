@@ -1,0 +1,11 @@
+with refunds as (
+    select order_id as parent_order_id, {{ json_each('refunds_json', alias='refund') }}
+    from {{ ref('stg_shopify__orders') }}
+)
+
+{{ unpack_json('refunds', 'refund', [
+    ['refund_id', 'id', 'bigint'],
+    ['created_at', 'created_at', 'timestamp'],
+    ['processed_at', 'processed_at', 'timestamp'],
+    ['note', 'note', 'varchar'],
+], keep=['parent_order_id as order_id', "json_extract(refund, '$.transactions') as transactions_json"]) }}
