@@ -1,0 +1,93 @@
+"""Run dbt against the warehouse as ONE process (DuckDB has a single writer), with the project's vars.
+
+    python -m pipeline.dbt build [--as-of ISO] [--full-refresh] [--select ...]
+
+The profile reads WAREHOUSE_PATH / DATA_DIR like every other entry point, so dbt writes the same
+warehouse the loaders fill. `as_of` is the instant the data describes (default: now); the sandbox
+passes its own clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+
+
+class DbtFailed(RuntimeError):
+    """dbt exited non-zero: a model, a data test or a unit test failed (its output is in the message)."""
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).with_name("dbt")
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
+    env.setdefault("DBT_VERSION_CHECK", "false")
+    if "WAREHOUSE_PATH" not in env:  # the profile's default is relative to the project dir: pin it
+        env["WAREHOUSE_PATH"] = str(Path(env.get("DATA_DIR", "data")).resolve() / "warehouse.duckdb")
+    return env
+
+
+def run_dbt(
+    command: str = "build",
+    *,
+    as_of: str | None = None,
+    full_refresh: bool = False,
+    select: list[str] | None = None,
+    variables: dict | None = None,
+    extra: list[str] | None = None,
+    quiet: bool = False,
+) -> str:
+    """Run one dbt command; return its output, raise DbtFailed with the output on failure."""
+    vars_ = dict(variables or {})
+    if as_of:
+        vars_["as_of"] = as_of
+    args = [dbt_executable(), command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    if vars_:
+        args += ["--vars", json.dumps(vars_)]
+    if full_refresh:
+        args.append("--full-refresh")
+    if select:
+        args += ["--select", *select]
+    args += extra or []
+    proc = subprocess.run(args, env=dbt_env(), cwd=PROJECT_DIR, capture_output=True, text=True)
+    output = proc.stdout + proc.stderr
+    if not quiet:
+        print(output, end="", flush=True)
+    if proc.returncode != 0:
+        raise DbtFailed(f"dbt {command} failed (exit {proc.returncode}):\n{failures(output)}")
+    return output
+
+
+def failures(output: str) -> str:
+    """The part of dbt's output that names what failed (the summary after 'Completed with')."""
+    marker = output.find("Completed with")
+    return output[marker:] if marker >= 0 else output[-4000:]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.dbt", description=__doc__)
+    parser.add_argument("command", nargs="?", default="build")
+    parser.add_argument("--as-of", help="the instant the data describes (ISO 8601; default now)")
+    parser.add_argument("--full-refresh", action="store_true")
+    parser.add_argument("--select", nargs="+")
+    parser.add_argument("--vars", type=json.loads, default=None, help="extra dbt vars as JSON")
+    args = parser.parse_args(argv)
+    try:
+        run_dbt(args.command, as_of=args.as_of, full_refresh=args.full_refresh, select=args.select,
+                variables=args.vars)
+    except DbtFailed:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

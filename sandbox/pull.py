@@ -1,0 +1,66 @@
+"""Pull a running sandbox into the warehouse through the real ingest path: extract every vendor in
+parallel into landing files, load them (one writer), load the finance inputs. Used by the demo, the
+tests and the benchmarks; the DAGs call the same ingest functions task by task."""
+
+from __future__ import annotations
+
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from sandbox.emulators.server import Sandbox
+
+
+@contextmanager
+def connections_of(box: Sandbox, unthrottled: bool = True):
+    """Point the AIRFLOW_CONN_* variables at the sandbox (restored afterwards). With `unthrottled`, the
+    connections say the account has no rate limit (use with Sandbox(rate_limits=False))."""
+    saved = {k: v for k, v in os.environ.items() if k.startswith("AIRFLOW_CONN_")}
+    try:
+        for conn_id, value in box.connections().items():
+            conn = json.loads(value)
+            if unthrottled:
+                conn.setdefault("extra", {})["rate_limit_per_second"] = 0
+            os.environ[f"AIRFLOW_CONN_{conn_id.upper()}"] = json.dumps(conn)
+        yield
+    finally:
+        for k in [k for k in os.environ if k.startswith("AIRFLOW_CONN_")]:
+            del os.environ[k]
+        os.environ.update(saved)
+
+
+def extract_all(window=None) -> dict[str, list[dict]]:
+    from ingest.extract import extract_vendor
+    from ingest.vendors import CLIENTS
+
+    with ThreadPoolExecutor(len(CLIENTS)) as pool:
+        return dict(zip(CLIENTS, pool.map(lambda v: extract_vendor(v, window), CLIENTS), strict=True))
+
+
+def load_all(finance_dir: Path | None = None) -> dict:
+    from ingest.finance import load_finance_inputs
+    from ingest.load import connect, load_vendor
+    from ingest.vendors import CLIENTS
+
+    con = connect()
+    try:
+        loads = {vendor: load_vendor(vendor, con) for vendor in CLIENTS}
+        finance = load_finance_inputs(con, finance_dir) if finance_dir else None
+    finally:
+        con.close()
+    return {"vendors": loads, "finance": finance}
+
+
+def pull(box: Sandbox, sim: Path, window=None) -> dict:
+    """Extract everything the sandbox serves at its clock, load it and the sandbox's finance inputs."""
+    with connections_of(box, unthrottled=not box.control.rate_limits):
+        extracted = extract_all(window)
+    return {"extracted": extracted, **load_all(sim / "finance")}
+
+
+def clock_iso(box: Sandbox) -> str:
+    from sandbox.calendar import from_us
+
+    return from_us(box.clock_us).isoformat()
