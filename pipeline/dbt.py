@@ -83,8 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vars", type=json.loads, default=None, help="extra dbt vars as JSON")
     args = parser.parse_args(argv)
     try:
-        run_dbt(args.command, as_of=args.as_of, full_refresh=args.full_refresh, select=args.select,
-                variables=args.vars)
+        run_dbt(args.command, as_of=args.as_of, full_refresh=args.full_refresh, select=args.select, variables=args.vars)
     except DbtFailed:
         sys.exit(1)
 

@@ -1,6 +1,6 @@
 {#- The order ledger (§2): every non-test Shopify order with its customer, renewal and replacement
     flags, net revenue and COGS in the reporting currency. A missing fx rate or SKU cost leaves the
-    amount null (never zero): the data tests on this model fail the build and name the order. -#}
+    amount null (never zero): the amount_is_known tests on this model fail the build and name the order. -#}
 with orders as (
     select
         *,
@@ -33,6 +33,7 @@ goods as (
     select
         l.order_id,
         count(*) filter (where l.unit_cost is null) as lines_without_cost,
+        string_agg(distinct l.sku, ', ') filter (where l.unit_cost is null) as skus_without_cost,
         count(*) filter (where l.unit_cost is not null and l.cost_currency <> '{{ var("reporting_currency") }}'
                          and fx.rate_to_reporting is null) as lines_without_rate,
         sum(l.quantity * case when l.cost_currency = '{{ var("reporting_currency") }}' then l.unit_cost
@@ -84,7 +85,8 @@ select
     case when coalesce(g.lines_without_cost, 0) = 0 and coalesce(g.lines_without_rate, 0) = 0
               and coalesce(lb.label_currencies_without_rate, 0) = 0
          then {{ cents('coalesce(g.goods_cost_unrounded, 0)') }} + coalesce(lb.label_cost, 0) end as cogs,
-    coalesce(g.lines_without_cost, 0) as lines_without_cost
+    coalesce(g.lines_without_cost, 0) as lines_without_cost,
+    g.skus_without_cost
 from orders as o
 left join fx on fx.month = o.order_month and fx.currency = o.currency
 left join goods as g on g.order_id = o.order_id

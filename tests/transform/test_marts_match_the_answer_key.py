@@ -1,0 +1,142 @@
+"""The dbt marts against the sandbox's independently computed answer key, every row, to the cent.
+
+Real parts: the emulators on loopback, the ingest path into a DuckDB file, one `dbt build` process
+(which also runs the dbt unit and data tests), then a row-by-row comparison with the answer key.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipeline.dbt import DbtFailed, run_dbt
+from sandbox.answer_key import AnswerKey, Campaign, Rules
+from sandbox.calendar import DAY, from_us
+from sandbox.emulators.server import Sandbox
+from sandbox.pull import pull
+from sandbox.tables import read_table
+from tests.sandbox.world import OTHER_AGENT, World, t
+from tests.transform.answer_key_diff import KEYS, compare
+
+MARTS = (*KEYS, "dim_customers", "dim_agents")
+
+
+def build(sim: Path, *, advance_days: int = 0, variables: dict | None = None, full_refresh: bool = False) -> str:
+    """Pull the sandbox (clock moved on by `advance_days` after a first pull, if any) and run dbt build;
+    returns the clock the data describes."""
+    with Sandbox(sim, faults="none", rate_limits=False, recharge_retention_days=0) as box:
+        pull(box, sim)
+        if advance_days:
+            box.advance(advance_days * DAY / 1_000_000)
+            pull(box, sim)
+        clock = box.clock_us
+    run_dbt("build", as_of=from_us(clock).isoformat(), variables=variables, full_refresh=full_refresh, quiet=True)
+    return clock
+
+
+def assert_equal_to_answer_key(warehouse: Path, key: AnswerKey) -> None:
+    checked, problems = compare(warehouse, key.marts())
+    assert not problems, "\n".join(problems)
+    print(f"{checked} answer-key rows equal to the marts")
+    assert checked > 0
+
+
+def marts_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return {m: sorted(con.execute(f"SELECT * FROM marts.{m}").fetchall(), key=repr) for m in MARTS}
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_marts_equal_the_answer_key_to_the_cent(seed, tiny, tiny_seed2, data_dir):
+    sim = tiny if seed == 1 else tiny_seed2
+    clock = build(sim)
+    assert_equal_to_answer_key(data_dir / "warehouse.duckdb", AnswerKey(sim, as_of=clock))
+
+
+def test_an_incremental_run_after_a_day_equals_a_full_refresh(tiny, data_dir):
+    build(tiny)
+    clock = build(tiny, advance_days=1)  # incremental: staging merges only what was extracted since
+    incremental = marts_snapshot(data_dir / "warehouse.duckdb")
+    run_dbt("build", as_of=from_us(clock).isoformat(), full_refresh=True, quiet=True)
+    assert marts_snapshot(data_dir / "warehouse.duckdb") == incremental
+    assert_equal_to_answer_key(data_dir / "warehouse.duckdb", AnswerKey(tiny, as_of=clock))
+
+
+def test_a_sku_without_a_cost_fails_the_build_and_names_it(tiny, data_dir, tmp_path):
+    sim = tmp_path / "sim"
+    shutil.copytree(tiny, sim)
+    sku = read_table(sim, "shopify_line_items").column("sku")[0].as_py()  # a SKU that sells
+    costs = (sim / "finance" / "product_costs.csv").read_text().splitlines()
+    (sim / "finance" / "product_costs.csv").write_text("\n".join(r for r in costs if not r.startswith(sku + ",")))
+    with pytest.raises(DbtFailed) as failed:
+        build(sim)
+    assert "order_cogs_is_known" in str(failed.value)
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        tables = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()
+        built = {name for (name,) in tables}
+        problem = con.execute("SELECT problem FROM dq_failures.order_cogs_is_known LIMIT 1").fetchall()
+    finally:
+        con.close()
+    assert not built & {"cs_pnl_monthly", "fct_attributed_orders", "campaign_performance_monthly"}, built
+    assert problem[0][0].startswith(f"no product cost for SKU {sku} on "), problem
+
+
+VIP = {"kind": "touch", "tag": "cs-vip", "window_days": 3, "reply_required": False, "eligible_orders": "non_renewal"}
+
+
+def test_a_third_campaign_is_one_declaration(tmp_path, data_dir):
+    w = World()
+    w.agents()
+    touch = t(2026, 2, 3, 10)
+    a = w.customer("a@x.com", 1)  # vip touch, order 2 days later: vip
+    w.touch(a, "cs-vip", touch)
+    w.order(a, touch + 2 * DAY)
+    b = w.customer("b@x.com", 11)  # vip and upsell (replied) both qualify: vip comes first by priority
+    w.touch(b, "cs-vip", touch, agent=OTHER_AGENT)
+    w.touch(b, "cs-upsell-welcome", touch, replies=(touch + 3600 * 1_000_000,))
+    w.order(b, touch + DAY)
+    c = w.customer("c@x.com", 21)  # past vip's 3-day window but inside upsell's 7: upsell
+    w.touch(c, "cs-vip", touch)
+    w.touch(c, "cs-upsell-welcome", touch, replies=(touch + 3600 * 1_000_000,))
+    w.order(c, touch + 4 * DAY)
+    sim = w.write(tmp_path / "world")
+
+    declared = {
+        "campaigns": {
+            "winback": {"kind": "touch", "tag": "cs-winback", "window_days": 14, "reply_required": False,
+                        "eligible_orders": "renewal"},
+            "vip": VIP,
+            "upsell": {"kind": "touch", "tag": "cs-upsell-welcome", "window_days": 7, "reply_required": True,
+                       "eligible_orders": "non_renewal"},
+            "coupon": {"kind": "coupon", "eligible_orders": "coupon"},
+        },
+        "attribution_priority": ["winback", "vip", "upsell", "coupon"],
+    }  # fmt: skip
+    clock = build(sim, variables=declared)
+    rules = Rules()
+    rules.campaigns.insert(1, Campaign("vip", "touch", "cs-vip", 3, False, "non_renewal"))
+    assert_equal_to_answer_key(data_dir / "warehouse.duckdb", AnswerKey(sim, as_of=clock, rules=rules))
+
+    con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
+    try:
+        found = {
+            mart: con.execute(f"SELECT count(*) FROM marts.{mart} WHERE {where}").fetchall()[0][0]
+            for mart, where in {
+                "cs_pnl_monthly": "line = 'revenue_vip' AND amount > 0",
+                "cs_pnl_monthly_wide": "revenue_vip > 0",
+                "campaign_performance_monthly": "campaign = 'vip' AND contacted = 3 AND converted_orders = 2",
+                "agent_performance_monthly": "campaign = 'vip'",
+                "fct_attributed_orders": "campaign = 'vip'",
+                "fct_campaign_touches": "campaign = 'vip'",
+            }.items()
+        }
+    finally:
+        con.close()
+    assert all(found.values()), found
