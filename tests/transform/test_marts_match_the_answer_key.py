@@ -19,7 +19,7 @@ from sandbox.emulators.server import Sandbox
 from sandbox.pull import pull
 from sandbox.tables import read_table
 from tests.sandbox.world import OTHER_AGENT, World, t
-from tests.transform.answer_key_diff import KEYS, compare
+from sandbox.verify import KEYS, compare
 
 MARTS = (*KEYS, "dim_customers", "dim_agents")
 
