@@ -13,7 +13,7 @@ SCALE ?= demo
 SEED ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format sandbox answer-key lock clean
+.PHONY: help install demo test test-fast lint format sandbox answer-key transform lock clean
 
 help: ## list the entry points
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -28,7 +28,7 @@ $(STAMP): requirements.lock | $(BIN)/python
 
 install: $(STAMP) ## create .venv from the python3 on PATH (or PYTHON=...) and install the lock
 
-demo: install ## run the sandbox at SCALE (default demo) and show what it serves
+demo: install ## the sandbox at SCALE (default demo) through extract, load and dbt; show the marts
 	$(BIN)/python -m sandbox demo --scale $(SCALE) --seed $(SEED)
 
 test: install ## the whole test suite (what CI runs)
@@ -50,6 +50,9 @@ sandbox: install ## serve the vendor emulators at SCALE until Ctrl-C
 
 answer-key: install ## write the answer key of SCALE/SEED under data/answer-key/
 	$(BIN)/python -m sandbox answer-key --scale $(SCALE) --seed $(SEED) --out $(DATA_DIR)/answer-key/$(SCALE)-$(SEED)
+
+transform: install ## dbt build (models, unit tests, data tests) against the warehouse in DATA_DIR
+	$(BIN)/python -m pipeline.dbt build
 
 lock: ## re-resolve requirements.lock from pyproject.toml (needs uv)
 	$(BIN)/uv pip compile pyproject.toml --group dev --universal --python-version 3.11 --no-header -q -o requirements.lock
