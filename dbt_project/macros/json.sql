@@ -34,7 +34,12 @@
     {%- if position %}, unnest(generate_series(1, len(json_extract({{ json_column }}, {{ p }})))) as {{ position }}{% endif %}
 {%- endmacro %}
 
-{#- A JSON array of objects -> list of one field's strings (e.g. the names of a ticket's tags). -#}
+{#- A JSON array of objects -> list of one field's strings, trimmed (e.g. the names of a ticket's tags). -#}
 {% macro json_string_list(json_column, path) -%}
-    json_extract_string({{ json_column }}, '$.{{ path }}')
+    list_transform(json_extract_string({{ json_column }}, '$.{{ path }}'), lambda t: trim(t))
+{%- endmacro %}
+
+{#- The JSON value at a path, still JSON (a nested array kept for a child view). -#}
+{% macro json_value(json_column, path) -%}
+    json_extract({{ json_column }}, '$.{{ path }}')
 {%- endmacro %}

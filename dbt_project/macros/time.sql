@@ -41,6 +41,7 @@
     {%- endif -%}
 {%- endmacro %}
 
-{% macro seconds_between(a, b) -%} date_diff('second', {{ a }}, {{ b }}) {%- endmacro %}
+{#- The last microsecond before an instant (an inclusive end of a local day). -#}
+{% macro instant_before(ts) -%} ({{ ts }} - interval 1 microsecond) {%- endmacro %}
 
 {% macro add_interval_days(ts, days) -%} ({{ ts }} + to_days(cast({{ days }} as integer))) {%- endmacro %}

@@ -6,8 +6,7 @@ with renewals as (
         c.*,
         {{ local_midnight('c.scheduled_on') }} as scheduled_at,
         {{ local_midnight(add_months('c.scheduled_on', 1)) }} as next_scheduled_at,
-        {{ local_midnight(add_days('c.scheduled_on', var('dunning_days') + 1)) }} - interval 1 microsecond
-            as dunning_ends_at
+        {{ instant_before(local_midnight(add_days('c.scheduled_on', var('dunning_days') + 1))) }} as dunning_ends_at
     from {{ ref('stg_recharge__charges') }} as c
     where c.charge_type = 'recurring'
       and extract(day from c.scheduled_on) = {{ var('renewal_day_of_month') }}

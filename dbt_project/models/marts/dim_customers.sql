@@ -30,7 +30,7 @@ gorgias as (
 
 select
     c.customer_key,
-    try_cast(c.customer_key as bigint) as shopify_customer_id,
+    {{ to_bigint_or_null('c.customer_key') }} as shopify_customer_id,
     c.email,
     r.recharge_customer_id,
     g.gorgias_customer_id

@@ -18,4 +18,4 @@ with source as (
     ['created_at', 'created_datetime', 'timestamp'],
     ['updated_at', 'updated_datetime', 'timestamp'],
     ['closed_at', 'closed_datetime', 'timestamp'],
-], keep=["list_transform(" ~ json_string_list('record', 'tags[*].name') ~ ", lambda t: trim(t)) as tag_names", 'extracted_at']) }}
+], keep=[json_string_list('record', 'tags[*].name') ~ ' as tag_names', 'extracted_at']) }}

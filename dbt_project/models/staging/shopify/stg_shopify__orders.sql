@@ -29,8 +29,8 @@ with source as (
     ['tags', 'tags', 'varchar'],
     ['source_name', 'source_name', 'varchar'],
 ], keep=[
-    "json_extract(record, '$.line_items') as line_items_json",
-    "json_extract(record, '$.discount_codes') as discount_codes_json",
-    "json_extract(record, '$.refunds') as refunds_json",
+    json_value('record', 'line_items') ~ ' as line_items_json',
+    json_value('record', 'discount_codes') ~ ' as discount_codes_json',
+    json_value('record', 'refunds') ~ ' as refunds_json',
     'extracted_at',
 ]) }}

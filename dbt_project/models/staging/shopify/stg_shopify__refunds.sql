@@ -8,4 +8,4 @@ with refunds as (
     ['created_at', 'created_at', 'timestamp'],
     ['processed_at', 'processed_at', 'timestamp'],
     ['note', 'note', 'varchar'],
-], keep=['parent_order_id as order_id', "json_extract(refund, '$.transactions') as transactions_json"]) }}
+], keep=['parent_order_id as order_id', json_value('refund', 'transactions') ~ ' as transactions_json']) }}
