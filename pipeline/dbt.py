@@ -23,6 +23,13 @@ class DbtFailed(RuntimeError):
     """dbt exited non-zero: a model, a data test or a unit test failed (its output is in the message)."""
 
 
+def project_vars() -> dict:
+    """The business-rule settings as dbt_project.yml declares them (for Python steps that need them)."""
+    import yaml
+
+    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
 def dbt_executable() -> str:
     candidate = Path(sys.executable).with_name("dbt")
     return str(candidate) if candidate.exists() else "dbt"

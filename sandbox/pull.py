@@ -64,3 +64,21 @@ def clock_iso(box: Sandbox) -> str:
     from sandbox.calendar import from_us
 
     return from_us(box.clock_us).isoformat()
+
+
+def pull_and_build(
+    sim: Path, *, advance_days: float = 0, variables: dict | None = None, full_refresh: bool = False
+) -> int:
+    """Pull the sandbox (and again after moving its clock on by `advance_days`, if any), then run one
+    `dbt build` as of the sandbox clock. Returns that clock (µs)."""
+    from pipeline.dbt import run_dbt
+    from sandbox.calendar import DAY, from_us
+
+    with Sandbox(sim, faults="none", rate_limits=False, recharge_retention_days=0) as box:
+        pull(box, sim)
+        if advance_days:
+            box.advance(advance_days * DAY / 1_000_000)
+            pull(box, sim)
+        clock = box.clock_us
+    run_dbt("build", as_of=from_us(clock).isoformat(), variables=variables, full_refresh=full_refresh, quiet=True)
+    return clock

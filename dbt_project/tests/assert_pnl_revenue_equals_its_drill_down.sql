@@ -1,5 +1,5 @@
-{#- Every revenue and COGS figure of the P&L is the sum of its fct_attributed_orders rows, and agents
-    add up to the same lines. Returns months where they disagree. -#}
+{#- Every revenue figure of the P&L (as computed; closed months are frozen copies of it) is the sum of
+    its fct_attributed_orders rows, and agents add up to the same lines. Returns months that disagree. -#}
 with fact as (
     select booked_month as month, campaign, sum(net_revenue) as revenue
     from {{ ref('fct_attributed_orders') }}
@@ -14,7 +14,7 @@ agents as (
 
 pnl as (
     {%- for c in campaigns() %}
-    select month, '{{ c.key }}' as campaign, revenue_{{ c.key }} as revenue from {{ ref('cs_pnl_monthly_wide') }}
+    select month, '{{ c.key }}' as campaign, revenue_{{ c.key }} as revenue from {{ ref('int_pnl_monthly_computed') }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 )

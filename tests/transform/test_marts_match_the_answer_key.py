@@ -15,26 +15,17 @@ import pytest
 from pipeline.dbt import DbtFailed, run_dbt
 from sandbox.answer_key import AnswerKey, Campaign, Rules
 from sandbox.calendar import DAY, from_us
-from sandbox.emulators.server import Sandbox
-from sandbox.pull import pull
+from sandbox.pull import pull_and_build
 from sandbox.tables import read_table
-from tests.sandbox.world import OTHER_AGENT, World, t
 from sandbox.verify import KEYS, compare
+from tests.sandbox.world import OTHER_AGENT, World, t
 
 MARTS = (*KEYS, "dim_customers", "dim_agents")
 
 
-def build(sim: Path, *, advance_days: int = 0, variables: dict | None = None, full_refresh: bool = False) -> str:
-    """Pull the sandbox (clock moved on by `advance_days` after a first pull, if any) and run dbt build;
-    returns the clock the data describes."""
-    with Sandbox(sim, faults="none", rate_limits=False, recharge_retention_days=0) as box:
-        pull(box, sim)
-        if advance_days:
-            box.advance(advance_days * DAY / 1_000_000)
-            pull(box, sim)
-        clock = box.clock_us
-    run_dbt("build", as_of=from_us(clock).isoformat(), variables=variables, full_refresh=full_refresh, quiet=True)
-    return clock
+def build(sim: Path, *, advance_days: int = 0, variables: dict | None = None, full_refresh: bool = False) -> int:
+    """Pull the sandbox into the warehouse and run dbt build; returns the clock the data describes."""
+    return pull_and_build(sim, advance_days=advance_days, variables=variables, full_refresh=full_refresh)
 
 
 def assert_equal_to_answer_key(warehouse: Path, key: AnswerKey) -> None:

@@ -1,7 +1,9 @@
-{#- The monthly CS P&L in long form: one row per month and line (§8), lines in report order. -#}
+{#- The monthly CS P&L in long form: one row per month and line (§8), lines in report order; closed
+    months frozen as in cs_pnl_monthly_wide. -#}
 {%- set lines = pnl_lines() %}
 {%- for line in lines %}
-select month, {{ loop.index }} as line_order, '{{ line }}' as line, {{ line }} as amount, rule_version
+select month, {{ loop.index }} as line_order, '{{ line }}' as line, {{ line }} as amount, is_closed, closed_at,
+    rule_version
 from {{ ref('cs_pnl_monthly_wide') }}
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}

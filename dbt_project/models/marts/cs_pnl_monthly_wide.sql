@@ -1,93 +1,62 @@
-{#- The monthly CS P&L (§8), one row per store-local month: revenue per declared campaign (orders
-    created in the month minus refunds of attributed orders booked in it), COGS of attributed orders,
-    claims income, CS costs, the refund/replacement charge and the net contribution. -#}
-{%- set declared = campaigns() %}
-with months as (select month from {{ ref('int_months_spanned') }}),
+{#- The monthly CS P&L (§8), one row per store-local month, as published: a closed month shows its
+    frozen rows (§9), whatever arrived since; an open month shows what the data says now plus the
+    adjustments booked into it from closed months. -#}
+{%- set lines = pnl_lines() %}
+with computed as (select * from {{ ref('int_pnl_monthly_computed') }}),
 
-attributed as (
+closed as (
+    select
+        month,
+        {%- for line in lines %}
+        coalesce(sum(case when line = '{{ line }}' then amount end), 0) as {{ line }},
+        {%- endfor %}
+        max(closed_at) as closed_at,
+        max(rule_version) as rule_version
+    from {{ source('ops', 'cs_pnl_closed') }}
+    group by month
+),
+
+adjustments as (
     select
         booked_month as month,
-        {%- for c in declared %}
-        sum(case when campaign = '{{ c.key }}' then net_revenue end) as revenue_{{ c.key }},
+        {%- for line in lines %}
+        sum(case when line = '{{ line }}' then amount else 0 end) as {{ line }}{{ "," if not loop.last }}
         {%- endfor %}
-        sum(case when row_type = 'order' then cogs end) as cogs_attributed
-    from {{ ref('fct_attributed_orders') }}
+    from {{ ref('cs_pnl_adjustments') }}
     group by booked_month
 ),
 
-claims as (
-    select month, sum(amount_approved) as carrier_claims_income
-    from {{ ref('carrier_claims_monthly') }}
-    group by month
+months as (
+    select month from {{ ref('int_months_spanned') }}
+    union
+    select month from adjustments
+    union
+    select month from closed
 ),
 
-costs as (
-    select
-        month,
-        sum(case when cost_type = 'staffing' then amount end) as cost_staffing,
-        sum(case when cost_type = 'platform' then amount end) as cost_platform,
-        sum(case when cost_type = 'other' then amount end) as cost_other
-    from {{ ref('int_cs_costs_converted') }}
-    group by month
-),
-
-refunds as (
-    select refund_month as month, sum(amount) as refunds
-    from {{ ref('int_refunds_booked') }}
-    group by refund_month
-),
-
-replacements as (
-    select order_month as month, sum(cogs) as replacement_cogs
-    from {{ ref('int_orders_enriched') }}
-    where is_replacement and not is_cancelled
-    group by order_month
-),
-
-lines as (
+published as (
     select
         m.month,
-        {%- for c in declared %}
-        coalesce(a.revenue_{{ c.key }}, 0) as revenue_{{ c.key }},
+        {%- for line in lines %}
+        case when cl.month is not null then cl.{{ line }}
+             else coalesce(c.{{ line }}, 0) + coalesce(a.{{ line }}, 0) end as {{ line }},
         {%- endfor %}
-        coalesce(a.cogs_attributed, 0) as cogs_attributed,
-        coalesce(cl.carrier_claims_income, 0) as carrier_claims_income,
-        coalesce(co.cost_staffing, 0) as cost_staffing,
-        coalesce(co.cost_platform, 0) as cost_platform,
-        coalesce(co.cost_other, 0) as cost_other,
-        {{ cents('s.refund_share * (coalesce(r.refunds, 0) + coalesce(rp.replacement_cogs, 0))') }}
-            as refund_replacement_charge
+        cl.month is not null as is_closed,
+        cl.closed_at,
+        coalesce(cl.rule_version, '{{ var("rule_version") }}') as rule_version
     from months as m
-    left join attributed as a on a.month = m.month
-    left join claims as cl on cl.month = m.month
-    left join costs as co on co.month = m.month
-    left join refunds as r on r.month = m.month
-    left join replacements as rp on rp.month = m.month
-    left join {{ ref('int_refund_share_monthly') }} as s on s.month = m.month
-),
-
-profit as (
-    select
-        *,
-        {% for c in declared %}revenue_{{ c.key }} + {% endfor %}0 - cogs_attributed as gross_profit
-    from lines
+    left join computed as c on c.month = m.month
+    left join closed as cl on cl.month = m.month
+    left join adjustments as a on a.month = m.month
 )
 
 select
     month,
-    {%- for c in declared %}
-    cast(revenue_{{ c.key }} as decimal(18, 2)) as revenue_{{ c.key }},
+    {%- for line in lines %}
+    cast({{ line }} as decimal(18, 2)) as {{ line }},
     {%- endfor %}
-    cast(cogs_attributed as decimal(18, 2)) as cogs_attributed,
-    cast(gross_profit as decimal(18, 2)) as gross_profit,
-    cast(carrier_claims_income as decimal(18, 2)) as carrier_claims_income,
-    cast(cost_staffing as decimal(18, 2)) as cost_staffing,
-    cast(cost_platform as decimal(18, 2)) as cost_platform,
-    cast(cost_other as decimal(18, 2)) as cost_other,
-    cast(refund_replacement_charge as decimal(18, 2)) as refund_replacement_charge,
-    cast(gross_profit + carrier_claims_income - cost_staffing - cost_platform - cost_other
-         - refund_replacement_charge as decimal(18, 2)) as net_contribution,
-    gross_profit + carrier_claims_income - cost_staffing - cost_platform - cost_other
-        - refund_replacement_charge > 0 as is_profit_center,
-    '{{ var("rule_version") }}' as rule_version
-from profit
+    net_contribution > 0 as is_profit_center,
+    is_closed,
+    closed_at,
+    rule_version
+from published

@@ -1,0 +1,271 @@
+"""Month-end close (business rules §9) and the finance pack.
+
+    python -m pipeline.close close  2026-03 --by "jane@finance"
+    python -m pipeline.close reopen 2026-03 --by "jane@finance" --reason "wrong cost file"
+    python -m pipeline.close pack   2026-03
+
+Closing month M copies its P&L rows (marts.cs_pnl_monthly, as built by the last `dbt build`) into
+ops.cs_pnl_closed with closed_at and rule_version, and logs the act; from then on the P&L marts show
+those frozen rows, and whatever later data would change them is booked by dbt as adjustment rows in
+the first open month (marts.cs_pnl_adjustments). Reopening is explicit, needs a reason, is logged, and
+is allowed for the latest closed month only (later closed months already carry its adjustments).
+The tables are created by dbt (macro create_close_tables), so a close needs one dbt build first.
+
+The finance pack of M (data/exports/<M>/): the P&L, campaign, agent, win-back cohort, claims and
+adjustments as CSV, the same as one XLSX workbook (a sheet each) plus a reconciliation sheet of mart
+totals against source totals. Written to a temporary folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import getpass
+import os
+import re
+import shutil
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+
+from ingest.paths import data_dir, warehouse_path
+from pipeline.dbt import project_vars
+
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+# sheet -> query of the marts for month ? (one parameter per ?)
+PACK_SHEETS = {
+    "pnl": "SELECT m.month, m.line, coalesce(c.amount, m.amount) AS amount, c.month IS NOT NULL AS is_closed, "
+    "c.closed_at, coalesce(c.rule_version, m.rule_version) AS rule_version FROM marts.cs_pnl_monthly m "
+    "LEFT JOIN ops.cs_pnl_closed c USING (month, line) WHERE m.month = ? ORDER BY m.line_order",
+    "campaigns": "SELECT * FROM marts.campaign_performance_monthly WHERE month = ? ORDER BY campaign_priority",
+    "agents": "SELECT * FROM marts.agent_performance_monthly WHERE month = ? ORDER BY agent_email, campaign",
+    "winback_cohort": "SELECT * FROM marts.winback_cohorts WHERE renewal_month = ?",
+    "claims": "SELECT * FROM marts.carrier_claims_monthly WHERE month = ? ORDER BY carrier, claim_type",
+    "adjustments": "SELECT * FROM marts.cs_pnl_adjustments WHERE booked_month = ? OR affects_month = ? "
+    "ORDER BY affects_month, line",
+}
+
+# Reconciliation of month ?: each check puts a mart total beside the same total computed from the raw
+# layer (vendor JSON and finance inputs) without the dbt models. Parameters: the month, as often as `?`;
+# {settings} are the dbt vars (reporting currency, store time zone).
+RECONCILIATION = {
+    "P&L cost lines vs finance cs_costs": (
+        "SELECT cost_staffing + cost_platform + cost_other FROM intermediate.int_pnl_monthly_computed WHERE month = ?",
+        """SELECT sum(round(c.amount * CASE WHEN c.currency = '{reporting_currency}' THEN 1
+                                          ELSE f.rate_to_reporting END, 2))
+           FROM raw_finance.cs_costs c LEFT JOIN raw_finance.fx_rates f USING (month, currency)
+           WHERE c.month = ?""",
+    ),
+    "claims income vs approved EasyPost claims": (
+        "SELECT carrier_claims_income FROM intermediate.int_pnl_monthly_computed WHERE month = ?",
+        """SELECT sum(CAST(record->>'approved_amount' AS DECIMAL(18, 2))) FROM raw_easypost.claims
+           WHERE record->>'status' IN ('approved', 'approved_partial') AND record->>'mode' = 'production'
+             AND strftime(timezone('{store_timezone}', CAST(record->>'status_timestamp' AS TIMESTAMPTZ)),
+                          '%Y-%m') = ?""",
+    ),
+    "orders in the ledger vs Shopify non-test orders": (
+        "SELECT count(*) FROM intermediate.int_orders_enriched WHERE order_month = ?",
+        """SELECT count(*) FROM raw_shopify.orders WHERE NOT CAST(record->>'test' AS BOOLEAN)
+             AND strftime(timezone('{store_timezone}', CAST(record->>'created_at' AS TIMESTAMPTZ)), '%Y-%m') = ?""",
+    ),
+    "refunds booked vs successful Shopify refund transactions (order currency)": (
+        "SELECT sum(amount_original) FROM intermediate.int_refunds_booked WHERE refund_month = ?",
+        """WITH refunds AS (
+               SELECT unnest(json_extract(o.record, '$.refunds[*]')) AS r
+               FROM raw_shopify.orders o WHERE NOT CAST(o.record->>'test' AS BOOLEAN)),
+           txns AS (
+               SELECT r, unnest(json_extract(r, '$.transactions[*]')) AS t FROM refunds)
+           SELECT sum(CAST(t->>'amount' AS DECIMAL(18, 2))) FROM txns
+           WHERE t->>'kind' = 'refund' AND t->>'status' = 'success'
+             AND strftime(timezone('{store_timezone}', CAST(r->>'created_at' AS TIMESTAMPTZ)), '%Y-%m') = ?""",
+    ),
+    "attributed revenue (P&L) vs fct_attributed_orders rows": (
+        "SELECT revenue FROM (SELECT month, "
+        "sum(amount) FILTER (WHERE line LIKE 'revenue_%') AS revenue FROM "
+        "(UNPIVOT intermediate.int_pnl_monthly_computed ON COLUMNS('^revenue_') INTO NAME line VALUE amount) "
+        "GROUP BY month) WHERE month = ?",
+        "SELECT sum(net_revenue) FROM marts.fct_attributed_orders WHERE booked_month = ?",
+    ),
+    "published P&L net contribution vs computed (the difference is adjustments)": (
+        "SELECT net_contribution FROM marts.cs_pnl_monthly_wide WHERE month = ?",
+        "SELECT net_contribution FROM intermediate.int_pnl_monthly_computed WHERE month = ?",
+    ),
+}
+
+
+class CloseError(RuntimeError):
+    """The close or reopen cannot be done as asked (the message says why)."""
+
+
+def exports_dir() -> Path:
+    return Path(os.environ.get("EXPORTS_DIR", data_dir() / "exports"))
+
+
+def check_month(month: str) -> str:
+    if not MONTH.match(month):
+        raise CloseError(f"month must be YYYY-MM, got {month!r}")
+    return month
+
+
+def closed_months(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [m for (m,) in con.execute("SELECT DISTINCT month FROM ops.cs_pnl_closed ORDER BY month").fetchall()]
+
+
+def close_month(month: str, by: str | None = None, warehouse: Path | None = None) -> dict:
+    """Freeze month M's P&L rows and log it (one transaction), then write its finance pack."""
+    check_month(month)
+    con = duckdb.connect(str(warehouse or warehouse_path()))
+    try:
+        if month in closed_months(con):
+            raise CloseError(f"{month} is already closed (reopen it first to close it again)")
+        rows = con.execute("SELECT count(*) FROM marts.cs_pnl_monthly WHERE month = ?", [month]).fetchall()[0][0]
+        if not rows:
+            raise CloseError(f"{month} has no P&L rows in marts.cs_pnl_monthly (run dbt build first)")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute(
+                """INSERT INTO ops.cs_pnl_closed
+                   SELECT month, line, amount, now(), rule_version FROM marts.cs_pnl_monthly WHERE month = ?""",
+                [month],
+            )
+            version = con.execute(
+                "SELECT max(rule_version) FROM ops.cs_pnl_closed WHERE month = ?", [month]
+            ).fetchall()[0][0]
+            log(con, month, "close", by, None, version)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+        pack = write_finance_pack(month, con)
+    finally:
+        con.close()
+    return {"month": month, "lines": rows, "rule_version": version, "pack": str(pack)}
+
+
+def reopen_month(month: str, reason: str, by: str | None = None, warehouse: Path | None = None) -> dict:
+    """Unfreeze the latest closed month; logged with who and why."""
+    check_month(month)
+    if not reason or not reason.strip():
+        raise CloseError("reopening a month needs a reason")
+    con = duckdb.connect(str(warehouse or warehouse_path()))
+    try:
+        months = closed_months(con)
+        if month not in months:
+            raise CloseError(f"{month} is not closed")
+        if month != months[-1]:
+            raise CloseError(f"only the latest closed month ({months[-1]}) can be reopened; {month} is earlier")
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM ops.cs_pnl_closed WHERE month = ?", [month])
+            log(con, month, "reopen", by, reason.strip(), None)
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+    return {"month": month, "reopened": True}
+
+
+def log(con: duckdb.DuckDBPyConnection, month: str, action: str, by: str | None, reason: str | None, version) -> None:
+    con.execute(
+        "INSERT INTO ops.month_close_log VALUES (?, ?, now(), ?, ?, ?)",
+        [month, action, by or getpass.getuser(), reason, version],
+    )
+
+
+def pack_tables(con: duckdb.DuckDBPyConnection, month: str) -> dict[str, tuple[list[str], list[tuple]]]:
+    """sheet -> (columns, rows) for month M, reconciliation included."""
+    out = {}
+    for sheet, query in PACK_SHEETS.items():
+        cur = con.execute(query, [month] * query.count("?"))
+        out[sheet] = ([d[0] for d in cur.description], cur.fetchall())
+    recon = []
+    settings = project_vars()
+    for check, (mart_sql, template) in RECONCILIATION.items():
+        source_sql = template.format(**settings)
+        mart = con.execute(mart_sql, [month] * mart_sql.count("?")).fetchall()[0][0] or 0
+        source = con.execute(source_sql, [month] * source_sql.count("?")).fetchall()[0][0] or 0
+        recon.append((check, mart, source, mart - source, mart == source))
+    out["reconciliation"] = (["check", "mart_total", "source_total", "difference", "equal"], recon)
+    return out
+
+
+def write_finance_pack(month: str, con: duckdb.DuckDBPyConnection, out: Path | None = None) -> Path:
+    """CSV per sheet and one XLSX under exports/<M>/, replaced as a whole."""
+    from openpyxl import Workbook
+
+    tables = pack_tables(con, check_month(month))
+    final = (out or exports_dir()) / month
+    tmp = final.with_name(f".{month}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    book = Workbook()
+    book.remove(book.active)
+    for sheet, (columns, rows) in tables.items():
+        with open(tmp / f"{sheet}.csv", "w", newline="") as f:
+            w = csv.writer(f, lineterminator="\n")
+            w.writerow(columns)
+            w.writerows([cell_text(v) for v in row] for row in rows)
+        ws = book.create_sheet(sheet)
+        ws.append(columns)
+        for row in rows:
+            ws.append([cell_value(v) for v in row])
+        for col in ws.iter_cols(min_row=2):
+            for cell in col:
+                if isinstance(cell.value, Decimal | float):
+                    cell.number_format = "#,##0.00##"
+    book.save(tmp / f"cs_finance_pack_{month}.xlsx")
+    old = final.with_name(f".{month}.old")
+    shutil.rmtree(old, ignore_errors=True)
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def cell_text(v: object) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).isoformat()
+    return str(v)
+
+
+def cell_value(v: object) -> object:
+    if isinstance(v, datetime):
+        return v.astimezone(UTC).replace(tzinfo=None)  # XLSX has no time zones: UTC, said in the header
+    return v
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.close", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("action", choices=["close", "reopen", "pack"])
+    parser.add_argument("month", type=check_month)
+    parser.add_argument("--by", help="who (default: the OS user)")
+    parser.add_argument("--reason", help="why (required to reopen)")
+    args = parser.parse_args(argv)
+    try:
+        if args.action == "close":
+            print(close_month(args.month, args.by))
+        elif args.action == "reopen":
+            print(reopen_month(args.month, args.reason or "", args.by))
+        else:
+            con = duckdb.connect(str(warehouse_path()), read_only=True)
+            try:
+                print(write_finance_pack(args.month, con))
+            finally:
+                con.close()
+    except CloseError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""Month-end close (§9): frozen months never move, late data becomes adjustments, the pack is the marts."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import duckdb
+import pytest
+from openpyxl import load_workbook
+
+from pipeline.close import PACK_SHEETS, CloseError, close_month, reopen_month
+from pipeline.dbt import run_dbt
+from sandbox.calendar import from_us
+from sandbox.pull import pull_and_build
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    for name in ("WAREHOUSE_PATH", "LANDING_DIR", "EXPORTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "data"
+
+
+def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def lines(warehouse: Path, relation: str, month: str) -> dict[str, Decimal]:
+    if relation.endswith("computed"):
+        amounts = "COLUMNS(* EXCLUDE (month, is_profit_center, rule_version))"
+        sql = f"UNPIVOT {relation} ON {amounts} INTO NAME line VALUE amount"
+        return dict(query(warehouse, f"SELECT line, amount FROM ({sql}) WHERE month = ?", [month]))
+    return dict(query(warehouse, f"SELECT line, amount FROM {relation} WHERE month = ?", [month]))
+
+
+def test_a_closed_month_never_moves_and_late_data_becomes_an_adjustment(tiny, data_dir):
+    warehouse = data_dir / "warehouse.duckdb"
+    pull_and_build(tiny)  # clock: start of 2026-04; March is complete
+    before = lines(warehouse, "marts.cs_pnl_monthly", "2026-03")
+    closed = close_month("2026-03", by="test")
+    assert closed["lines"] == len(before)
+
+    # Three weeks later: labels bought after month end, refunds, claim decisions... then a full rebuild.
+    clock = pull_and_build(tiny, advance_days=21, full_refresh=True)
+    published = lines(warehouse, "marts.cs_pnl_monthly", "2026-03")
+    recomputed = lines(warehouse, "intermediate.int_pnl_monthly_computed", "2026-03")
+    assert published == before, "a closed month moved"
+    changed = {k: recomputed[k] - before[k] for k in before if recomputed[k] != before[k]}
+    assert changed, "the late data changed nothing in March: the test proves nothing"
+    adjustments = query(warehouse, "SELECT line, amount, booked_month FROM marts.cs_pnl_adjustments "
+                        "WHERE affects_month = '2026-03'")  # fmt: skip
+    assert {line: amount for line, amount, _ in adjustments} == changed
+    assert {booked for _, _, booked in adjustments} == {"2026-04"}
+    april = lines(warehouse, "marts.cs_pnl_monthly", "2026-04")
+    april_computed = lines(warehouse, "intermediate.int_pnl_monthly_computed", "2026-04")
+    assert april == {k: april_computed[k] + changed.get(k, 0) for k in april_computed}
+    print(f"March adjustments booked in April: {changed}")
+
+    # Reopening is explicit: only the latest closed month, with a reason, and logged.
+    with pytest.raises(CloseError, match="needs a reason"):
+        reopen_month("2026-03", reason=" ")
+    with pytest.raises(CloseError, match="is not closed"):
+        reopen_month("2026-02", reason="typo")
+    reopen_month("2026-03", reason="cost file corrected", by="test")
+    run_dbt("build", as_of=from_us(clock).isoformat(), quiet=True)
+    assert lines(warehouse, "marts.cs_pnl_monthly", "2026-03") == recomputed
+    assert query(warehouse, "SELECT count(*) FROM marts.cs_pnl_adjustments") == [(0,)]
+    log = query(warehouse, "SELECT month, action, acted_by, reason FROM ops.month_close_log ORDER BY acted_at")
+    assert log == [("2026-03", "close", "test", None), ("2026-03", "reopen", "test", "cost file corrected")]
+
+
+def test_the_finance_pack_equals_the_marts(tiny, data_dir):
+    warehouse = data_dir / "warehouse.duckdb"
+    pull_and_build(tiny)
+    with pytest.raises(CloseError, match="YYYY-MM"):
+        close_month("2026-3")
+    pack = Path(close_month("2026-02")["pack"])
+    with pytest.raises(CloseError, match="already closed"):
+        close_month("2026-02")
+    book = load_workbook(pack / "cs_finance_pack_2026-02.xlsx", read_only=True)
+    assert book.sheetnames == [*PACK_SHEETS, "reconciliation"]
+    for sheet, sql in PACK_SHEETS.items():
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            cur = con.execute(sql, ["2026-02"] * sql.count("?"))
+            columns, rows = [d[0] for d in cur.description], cur.fetchall()
+        finally:
+            con.close()
+        got = list(book[sheet].iter_rows(values_only=True))
+        assert list(got[0]) == columns, sheet
+        assert len(got) - 1 == len(rows), sheet
+        for want_row, got_row in zip(rows, got[1:], strict=True):
+            for want, cell in zip(want_row, got_row, strict=True):
+                if isinstance(want, Decimal):
+                    assert Decimal(str(cell)) == want, (sheet, want, cell)
+                elif not hasattr(want, "tzinfo"):
+                    assert cell == want, (sheet, want, cell)
+    recon = list(book["reconciliation"].iter_rows(values_only=True))[1:]
+    assert len(recon) >= 5 and all(r[4] for r in recon), recon  # every mart total equals its source total
+    assert (pack / "pnl.csv").read_text().count("\n") == 12  # header + 11 lines
