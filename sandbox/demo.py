@@ -26,6 +26,7 @@ def step(msg: str) -> float:
 def run_demo(sim: Path) -> None:
     from ingest.paths import warehouse_path
     from pipeline.dbt import run_dbt
+    from pipeline.publish import publish
     from sandbox.answer_key import AnswerKey
     from sandbox.pull import pull
     from sandbox.verify import compare
@@ -54,12 +55,17 @@ def run_demo(sim: Path) -> None:
 
     warehouse = warehouse_path()
     show_marts(warehouse)
+    started = step("publishing the marts for BI (DuckDB file readable by DuckDB 1.5, Parquet, HTML report)")
+    published = publish(warehouse)
+    print(f"    published {len(published['tables'])} marts in {time.monotonic() - started:.1f} s")
     step("checking every mart row against the sandbox's answer key")
     checked, problems = compare(warehouse, AnswerKey(sim, as_of=clock).marts())
     print(f"    {checked:,} rows compared: " + ("all equal, to the cent" if not problems else "DIFFERENCES"))
     for p in problems:
         print(f"    {p}")
     print(f"\n    warehouse: {warehouse}")
+    print(f"    published (BI, read-only): {published['database']}")
+    print(f"    report: {published['report']}")
     if problems:
         raise SystemExit(1)
 

@@ -1,0 +1,286 @@
+"""Publish the marts for BI: one DuckDB file readable by DuckDB 1.5, Parquet copies, a manifest and the report.
+
+    python -m pipeline.publish [--warehouse PATH] [--out-dir PATH]
+
+Runs after `dbt build` (and the data-quality gates) in the single-writer pool. Everything is written
+to temporary files in the destination folders first; only when every file is complete (and the
+DuckDB file's header proves storage v1.5.0) are they moved into place with `os.replace`, the manifest
+last. A reader holding the old `marts.duckdb` open keeps the old inode on Linux: it never sees a
+half-written file and never blocks the publish (the publish never opens the published path).
+On any failure the temporary files are removed and the previous published files stay as they were.
+
+Paths: `PUBLISHED_DIR` (default `$DATA_DIR/published`), the warehouse from `WAREHOUSE_PATH`/`DATA_DIR`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import secrets
+import struct
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+
+from ingest.paths import data_dir, warehouse_path
+
+MARTS_SCHEMA = "marts"
+DB_NAME = "marts.duckdb"
+MANIFEST_NAME = "manifest.json"
+REPORT_NAME = "report.html"
+# BI tools bundle DuckDB 1.5: the file must be written in its storage format, not 2.0's.
+BI_STORAGE_VERSION = "v1.5.0"
+# What DuckDB 1.5.x reads (src/storage/version_map.json): storage versions 64..68, serialization <= 7.
+MAX_STORAGE_NUMBER = 68
+MAX_SERIALIZATION_NUMBER = 7
+TMP_MARK = ".publish-tmp-"
+
+
+def published_dir() -> Path:
+    return Path(os.environ.get("PUBLISHED_DIR", data_dir() / "published"))
+
+
+def published_db_path(out_dir: Path | None = None) -> Path:
+    return Path(out_dir or published_dir()) / DB_NAME
+
+
+class PublishFailed(RuntimeError):
+    """The staged files did not meet the publishing contract (nothing was replaced)."""
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def storage_header(path: Path) -> dict:
+    """The storage and serialization version numbers in a DuckDB file's headers (what an older reader checks).
+
+    Layout: main header at 0 (checksum, b"DUCK", version number, flags, library version); two database
+    headers at 4096 and 8192 (checksum, iteration, ..., serialization compatibility at +56), the one with
+    the higher iteration being current.
+    """
+    with open(path, "rb") as f:
+        raw = f.read(3 * 4096)
+    if raw[8:12] != b"DUCK":
+        raise PublishFailed(f"{path.name} is not a DuckDB file")
+    (storage_number,) = struct.unpack_from("<Q", raw, 12)
+    library = raw[52:84].split(b"\0", 1)[0].decode("ascii", "replace")
+    headers = [struct.unpack_from("<QQQQQQQQ", raw, offset) for offset in (4096, 8192)]
+    current = max(headers, key=lambda h: h[1])
+    return {"storage_number": storage_number, "serialization_number": current[7], "written_by": library}
+
+
+def check_readable_by_duckdb_15(path: Path) -> dict:
+    header = storage_header(path)
+    if header["storage_number"] > MAX_STORAGE_NUMBER or header["serialization_number"] > MAX_SERIALIZATION_NUMBER:
+        raise PublishFailed(f"{path.name} is not in storage {BI_STORAGE_VERSION} format: {header}")
+    return header
+
+
+def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Every table (and view, materialised) in the warehouse's marts schema: new marts publish with no change here."""
+    rows = con.execute(
+        """
+        SELECT table_name FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = ?
+        UNION
+        SELECT view_name FROM duckdb_views() WHERE database_name = 'wh' AND schema_name = ?
+        ORDER BY 1
+        """,
+        [MARTS_SCHEMA, MARTS_SCHEMA],
+    ).fetchall()
+    return [name for (name,) in rows]
+
+
+def copy_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Copy one mart (types, so DECIMAL money, kept) and its dbt descriptions into the staged file."""
+    target = f"pub.main.{quote_ident(name)}"
+    con.execute(f"CREATE TABLE {target} AS SELECT * FROM wh.{MARTS_SCHEMA}.{quote_ident(name)}")
+    comments = con.execute(
+        """
+        SELECT comment FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = ? AND table_name = ?
+        UNION ALL
+        SELECT comment FROM duckdb_views() WHERE database_name = 'wh' AND schema_name = ? AND view_name = ?
+        """,
+        [MARTS_SCHEMA, name, MARTS_SCHEMA, name],
+    ).fetchall()
+    if comments and comments[0][0]:
+        con.execute(f"COMMENT ON TABLE {target} IS {quote_str(comments[0][0])}")
+    columns = con.execute(
+        "SELECT column_name, comment FROM duckdb_columns() "
+        "WHERE database_name = 'wh' AND schema_name = ? AND table_name = ? AND comment IS NOT NULL",
+        [MARTS_SCHEMA, name],
+    ).fetchall()
+    for column, comment in columns:
+        con.execute(f"COMMENT ON COLUMN {target}.{quote_ident(column)} IS {quote_str(comment)}")
+
+
+def remove_quietly(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def remove_stale_temps(out: Path) -> None:
+    """Temp files of a publish that was killed (its process is gone); a live one's are left alone."""
+    for path in [*out.glob(f"*{TMP_MARK}*"), *(out / "parquet").glob(f"*{TMP_MARK}*")]:
+        pid = path.name.split(TMP_MARK, 1)[1].split("-", 1)[0]
+        try:
+            os.kill(int(pid), 0)
+        except (ValueError, ProcessLookupError):
+            remove_quietly(path)
+        except PermissionError:
+            pass  # another user's live process
+
+
+def fsync(path: Path) -> None:
+    """Flush a file (or a folder entry) to disk: after a power cut a rename must not name missing data."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def swap_in(pairs: list[tuple[Path, Path]], token: str) -> None:
+    """Rename each staged file over its published name. Renames only, so nothing here waits for data; if one
+    fails anyway (disk, permissions), the ones already done are put back from hard-linked copies."""
+    for staged, _ in pairs:
+        fsync(staged)
+    done: list[tuple[Path, Path | None]] = []
+    try:
+        for staged, final in pairs:
+            backup = final.with_name(final.name + token + ".old") if final.exists() else None
+            if backup is not None:
+                os.link(final, backup)
+            done.append((final, backup))
+            os.replace(staged, final)
+    except BaseException:
+        for final, backup in reversed(done):
+            if backup is not None:
+                os.replace(backup, final)
+            else:
+                remove_quietly(final)
+        raise
+    finally:
+        for _, backup in done:
+            if backup is not None:
+                remove_quietly(backup)
+    for folder in {final.parent for _, final in pairs}:
+        fsync(folder)
+
+
+def stage(warehouse: Path, out: Path, token: str, staged: list[Path], timings: dict) -> tuple[Path, dict[str, int]]:
+    """Write the DuckDB file and the Parquet copies under temp names; returns the staged DB and row counts."""
+    tmp_db = out / (DB_NAME + token)
+    staged += [tmp_db, tmp_db.with_name(tmp_db.name + ".wal")]
+    con = duckdb.connect()  # in-memory: it attaches both files, so neither is the "default" database
+    try:
+        con.execute(f"ATTACH {quote_str(str(warehouse))} AS wh (READ_ONLY)")
+        con.execute(f"ATTACH {quote_str(str(tmp_db))} AS pub (STORAGE_VERSION '{BI_STORAGE_VERSION}')")
+        tables = mart_tables(con)
+        if not tables:
+            raise PublishFailed(f"no tables in schema {MARTS_SCHEMA} of {warehouse}: run dbt build first")
+        started = time.monotonic()
+        for name in tables:
+            copy_table(con, name)
+        timings["copy_s"] = round(time.monotonic() - started, 3)
+        rows = {
+            name: con.execute(f"SELECT count(*) FROM pub.main.{quote_ident(name)}").fetchall()[0][0] for name in tables
+        }
+        started = time.monotonic()
+        for name in tables:  # from the staged file, so the Parquet copies are the very same version
+            tmp_parquet = out / "parquet" / (f"{name}.parquet" + token)
+            staged.append(tmp_parquet)
+            con.execute(
+                f"COPY pub.main.{quote_ident(name)} TO {quote_str(str(tmp_parquet))} (FORMAT parquet, COMPRESSION zstd)"
+            )
+        timings["parquet_s"] = round(time.monotonic() - started, 3)
+        con.execute("DETACH pub")  # checkpoints: the staged file is complete and has no WAL
+    finally:
+        con.close()
+    return tmp_db, rows
+
+
+def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = None, *, report: bool = True) -> dict:
+    """Publish every table of the warehouse's `marts` schema; returns paths, tables, row counts and timings.
+
+    With `report` the HTML report is rendered from the staged file and swapped in with it, so the report
+    always describes the published version.
+    """
+    from pipeline.report import render_report  # late: the report's imports are only needed here
+
+    began = time.monotonic()
+    warehouse = Path(warehouse or warehouse_path()).resolve()
+    out = Path(out_dir or published_dir()).resolve()
+    (out / "parquet").mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out)
+    token = f"{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
+    staged: list[Path] = []
+    timings: dict[str, float] = {}
+    published_at = datetime.now(UTC).replace(microsecond=0).isoformat()
+    try:
+        if not warehouse.exists():
+            raise PublishFailed(f"no warehouse at {warehouse}")
+        tmp_db, rows = stage(warehouse, out, token, staged, timings)
+        header = check_readable_by_duckdb_15(tmp_db)
+        html_tmp = None
+        if report:
+            started = time.monotonic()
+            html_tmp = out / (REPORT_NAME + token)
+            staged.append(html_tmp)
+            html_tmp.write_text(render_report(tmp_db, published_at=published_at, name=DB_NAME), encoding="utf-8")
+            timings["report_s"] = round(time.monotonic() - started, 3)
+        manifest = {
+            "published_at": published_at,
+            "source_warehouse": str(warehouse),
+            "storage_compatibility_version": BI_STORAGE_VERSION,
+            "storage_header": header,
+            "database": str(out / DB_NAME),
+            "report": str(out / REPORT_NAME) if report else None,
+            "tables": {n: {"rows": c, "parquet": str(out / "parquet" / f"{n}.parquet")} for n, c in rows.items()},
+            "timings": {**timings, "total_s": round(time.monotonic() - began, 3)},
+        }
+        manifest_tmp = out / (MANIFEST_NAME + token)
+        staged.append(manifest_tmp)
+        manifest_tmp.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        pairs = [(out / "parquet" / (f"{n}.parquet" + token), out / "parquet" / f"{n}.parquet") for n in rows]
+        pairs.append((tmp_db, out / DB_NAME))
+        if html_tmp is not None:
+            pairs.append((html_tmp, out / REPORT_NAME))
+        swap_in([*pairs, (manifest_tmp, out / MANIFEST_NAME)], token)  # the manifest last: it names a complete set
+    finally:
+        for path in staged:
+            remove_quietly(path)
+    for old in (out / "parquet").glob("*.parquet"):  # a mart dropped from the warehouse is no longer published
+        if old.stem not in rows:
+            remove_quietly(old)
+    return {**manifest, "manifest": str(out / MANIFEST_NAME), "rows": rows}
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m pipeline.publish", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--warehouse", type=Path, help="default: $WAREHOUSE_PATH or $DATA_DIR/warehouse.duckdb")
+    parser.add_argument("--out-dir", type=Path, help="default: $PUBLISHED_DIR or $DATA_DIR/published")
+    parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
+    args = parser.parse_args(argv)
+    result = publish(args.warehouse, args.out_dir, report=not args.no_report)
+    took = result["timings"]["total_s"]
+    print(f"published {len(result['tables'])} marts from {result['source_warehouse']} in {took} s")
+    for name, info in result["tables"].items():
+        print(f"    {name:<32} {info['rows']:>10,} rows")
+    print(f"    duckdb   {result['database']} (storage {BI_STORAGE_VERSION}, read-only for BI)")
+    print(f"    parquet  {Path(result['database']).parent / 'parquet'}/<mart>.parquet")
+    if result["report"]:
+        print(f"    report   {result['report']}")
+    print(f"    manifest {result['manifest']}")
+
+
+if __name__ == "__main__":
+    main()

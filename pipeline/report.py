@@ -1,0 +1,343 @@
+"""A static HTML report of the published marts, for people who would rather look than read.
+
+    build_report(published_db) -> published/report.html
+
+One self-contained file: inline CSS and SVG charts drawn here, no JavaScript, no network, no CDN, so it
+opens from a file share or an e-mail attachment. Read from the published DuckDB file (read-only).
+Sections: the monthly P&L, campaign funnels, win-back cohorts by renewal month, carrier claims.
+Amounts are the marts' DECIMALs, printed with 2 decimals; floats are used only for pixel geometry.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import secrets
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from html import escape
+from pathlib import Path
+
+import duckdb
+
+GREEN, RED, GREY = "#2e7d32", "#c62828", "#9e9e9e"
+PALETTE = ("#1f5f99", "#e08a00", "#2e7d32", "#7b3fa0", "#00838f", "#6d4c41")
+Number = int | Decimal
+
+
+def money(value: Number | None) -> str:
+    return "—" if value is None else f"{Decimal(value):,.2f}"
+
+
+def count(value: Number | None) -> str:
+    return "—" if value is None else f"{int(value):,}"
+
+
+def rate(value: Number | None) -> str:
+    return "—" if value is None else f"{Decimal(value) * 100:.1f}%"
+
+
+def nice_step(span: float, ticks: int = 4, *, minimum: float = 0.01) -> float:
+    """A round tick step (1, 2, 2.5 or 5 × 10^k) covering `span` in about `ticks` steps."""
+    raw = max(span / ticks, minimum)
+    magnitude = 10 ** math.floor(math.log10(raw))
+    return next(magnitude * m for m in (1, 2, 2.5, 5, 10) if magnitude * m >= raw)
+
+
+def bar_chart(
+    categories: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Number | None]]],
+    *,
+    fmt=money,
+    colors: Sequence[str] | None = None,
+    bar_colors: Sequence[str] | None = None,
+    markers: Sequence[tuple[str, str]] | None = None,
+    title: str = "",
+) -> str:
+    """Grouped vertical bars with a zero line (negatives go down), value labels and a legend.
+
+    `bar_colors` colours each category's bar (single series); `markers` adds a coloured dot and a word
+    under each category (the P&L's profit-center marker).
+    """
+    colors = colors or PALETTE
+    values = [float(v or 0) for _, vals in series for v in vals]
+    top, bottom = max([0.0, *values]), min([0.0, *values])
+    step = nice_step(top - bottom, minimum=0.01 if fmt is money else 1)
+    top, bottom = math.ceil(top / step) * step, math.floor(bottom / step) * step
+    group_w = max(120, 46 * len(series) + 30)
+    left, right, head, plot_h = 80, 20, 34 if len(series) > 1 else 14, 200
+    foot = 62 if markers else 46
+    width = max(left + right + group_w * len(categories), left + 150 * len(series))
+    height = head + plot_h + foot
+
+    def y(v: float) -> float:
+        return head + (top - v) / ((top - bottom) or 1.0) * plot_h
+
+    out = [f'<svg role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" class="chart">']
+    out.append(f"<title>{escape(title)}</title>")
+    tick = bottom
+    while tick <= top + step / 2:
+        out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(tick):.1f}" y2="{y(tick):.1f}" class="grid"/>')
+        label = fmt(Decimal(str(round(tick, 2)))) if fmt is money else f"{tick:,.0f}"
+        out.append(f'<text x="{left - 6}" y="{y(tick) + 4:.1f}" class="axis" text-anchor="end">{label}</text>')
+        tick += step
+    bar_w = (group_w - 30) / max(1, len(series))
+    for i, cat in enumerate(categories):
+        x0 = left + i * group_w + 15
+        for j, (_, vals) in enumerate(series):
+            v = vals[i]
+            fill = bar_colors[i] if bar_colors else colors[j % len(colors)]
+            y_top, y_bot = sorted((y(float(v or 0)), y(0.0)))
+            x = x0 + j * bar_w
+            out.append(
+                f'<rect x="{x:.1f}" y="{y_top:.1f}" width="{bar_w - 3:.1f}" height="{max(y_bot - y_top, 0.5):.1f}" '
+                f'fill="{fill}"><title>{escape(cat)}: {fmt(v)}</title></rect>'
+            )
+            label_y = y_top - 3 if float(v or 0) >= 0 else y_bot + 11
+            out.append(
+                f'<text x="{x + (bar_w - 3) / 2:.1f}" y="{label_y:.1f}" class="value" text-anchor="middle">'
+                f"{fmt(v)}</text>"
+            )
+        cx = left + i * group_w + group_w / 2
+        for k, part in enumerate(cat.split("\n")):  # a second line for details (save rate, carrier)
+            out.append(
+                f'<text x="{cx:.1f}" y="{head + plot_h + 16 + 13 * k}" class="axis" text-anchor="middle">'
+                f"{escape(part)}</text>"
+            )
+        if markers:
+            color, word = markers[i]
+            out.append(f'<circle cx="{cx - 38:.1f}" cy="{head + plot_h + 38}" r="5" fill="{color}"/>')
+            out.append(f'<text x="{cx - 30:.1f}" y="{head + plot_h + 42}" class="axis">{escape(word)}</text>')
+    out.append(f'<line x1="{left}" x2="{width - right}" y1="{y(0.0):.1f}" y2="{y(0.0):.1f}" class="zero"/>')
+    if len(series) > 1:
+        for j, (name, _) in enumerate(series):
+            x = left + j * 150
+            out.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{colors[j % len(colors)]}"/>')
+            out.append(f'<text x="{x + 17}" y="18" class="axis">{escape(name)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def funnel_chart(rows: Sequence[tuple[str, int, int, int, Decimal]]) -> str:
+    """Per campaign: contacted → replied → converted as horizontal bars (rates of contacted, as the mart's
+    reply and conversion rates), then the revenue those conversions brought."""
+    label_w, bar_max, row_h, gap = 110, 360, 20, 18
+    block_h = 3 * row_h + gap + 16
+    width, height = label_w + bar_max + 260, 10 + block_h * len(rows)
+    out = [f'<svg role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" class="chart">']
+    out.append("<title>Campaign funnels</title>")
+    for i, (campaign, contacted, replied, converted, revenue) in enumerate(rows):
+        y0 = 10 + i * block_h
+        scale = max(contacted, replied, converted, 1)
+        out.append(f'<text x="0" y="{y0 + 12}" class="label">{escape(campaign)}</text>')
+        for k, (step, n) in enumerate((("contacted", contacted), ("replied", replied), ("converted", converted))):
+            y = y0 + 18 + k * row_h
+            w = bar_max * n / scale
+            share = f" ({n / contacted * 100:.1f}%)" if k and contacted else ""
+            out.append(
+                f'<rect x="{label_w}" y="{y}" width="{max(w, 0.5):.1f}" height="{row_h - 4}" '
+                f'fill="{PALETTE[k]}"><title>{escape(campaign)} {step}: {n:,}</title></rect>'
+            )
+            out.append(f'<text x="{label_w - 6}" y="{y + 12}" class="axis" text-anchor="end">{step}</text>')
+            out.append(f'<text x="{label_w + w + 6:.1f}" y="{y + 12}" class="value">{n:,}{share}</text>')
+        out.append(
+            f'<text x="{label_w + bar_max + 90}" y="{y0 + 18 + 2 * row_h + 12}" class="value">'
+            f"→ revenue {money(revenue)}</text>"
+        )
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric_from: int = 1) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td{' class=n' if j >= numeric_from else ''}>{c}</td>" for j, c in enumerate(r)) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
+    return con.execute(sql).fetchall()  # fetch everything: DuckDB 2.0 refuses new work on an unfinished result
+
+
+def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
+    if "cs_pnl_monthly" not in tables:
+        return "<p>The P&amp;L mart is not published.</p>"
+    long = query(con, "SELECT month, line_order, line, amount FROM cs_pnl_monthly ORDER BY line_order, month")
+    months = sorted({m for m, *_ in long})
+    lines = list(dict.fromkeys(line for _, _, line, _ in long))
+    amount = {(m, line): a for m, _, line, a in long}
+    net = [amount.get((m, "net_contribution")) for m in months]
+    if "cs_pnl_monthly_wide" in tables:
+        flags = dict(query(con, "SELECT month, is_profit_center FROM cs_pnl_monthly_wide"))
+    else:
+        flags = {m: (n or 0) > 0 for m, n in zip(months, net, strict=True)}
+    markers = [(GREEN, "profit center") if flags.get(m) else (RED, "cost center") for m in months]
+    chart = bar_chart(
+        months,
+        [("net contribution", net)],
+        bar_colors=[GREEN if (n or 0) > 0 else RED for n in net],
+        markers=markers,
+        title="Net contribution by month",
+    )
+    rows = [[escape(line)] + [money(amount.get((m, line))) for m in months] for line in lines]
+    rows.append(
+        ["profit center?"]
+        + [f'<span class="dot" style="background:{c}"></span>{"yes" if c == GREEN else "no"}' for c, _ in markers]
+    )
+    return (
+        "<p>Net contribution per store-local month (green: the CS department was a profit center that month).</p>"
+        f"{chart}{table(['line', *months], rows)}"
+    )
+
+
+def funnel_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
+    if "campaign_performance_monthly" not in tables:
+        return "<p>The campaign performance mart is not published.</p>"
+    totals = query(
+        con,
+        """SELECT campaign, sum(contacted)::BIGINT, sum(replied)::BIGINT, sum(converted_orders)::BIGINT, sum(revenue)
+           FROM campaign_performance_monthly GROUP BY campaign ORDER BY min(campaign_priority), campaign""",
+    )
+    monthly = query(
+        con,
+        """SELECT month, campaign, contacted, replied, reply_rate, converted_orders, conversion_rate, revenue,
+                  gross_margin, revenue_per_contact
+           FROM campaign_performance_monthly ORDER BY month, campaign_priority, campaign""",
+    )
+    rows = [
+        [escape(m), escape(c), count(n1), count(n2), rate(r1), count(n3), rate(r2), money(rev), money(gm), money(rpc)]
+        for m, c, n1, n2, r1, n3, r2, rev, gm, rpc in monthly
+    ]
+    headers = ["touch month", "campaign", "contacted", "replied", "reply rate", "converted", "conversion", "revenue"]
+    return (
+        "<p>All months, by the month of the touch (a cohort view: revenue is net of the converted orders' refunds, "
+        "whenever booked). Coupons have no touch, so only their converted orders show.</p>"
+        f"{funnel_chart(totals)}{table([*headers, 'gross margin', 'revenue / contact'], rows, numeric_from=2)}"
+    )
+
+
+def winback_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
+    if "winback_cohorts" not in tables:
+        return "<p>The win-back cohort mart is not published.</p>"
+    cohorts = query(
+        con,
+        """SELECT renewal_month, renewals, failed, recovered_by_dunning, cohort_size, contacted, saved, save_rate,
+                  recovered_revenue, retained_revenue_90d FROM winback_cohorts ORDER BY renewal_month""",
+    )
+    months = [f"{r[0]}\n{rate(r[7])} saved" for r in cohorts]
+    chart = bar_chart(
+        months,
+        [
+            ("cohort size", [r[4] for r in cohorts]),
+            ("contacted", [r[5] for r in cohorts]),
+            ("saved", [r[6] for r in cohorts]),
+        ],
+        fmt=count,
+        title="Win-back cohorts by renewal month",
+    )
+    rows = [[escape(r[0]), *(count(v) for v in r[1:7]), rate(r[7]), money(r[8]), money(r[9])] for r in cohorts]
+    headers = ["renewal month", "renewals", "failed", "recovered by dunning", "cohort", "contacted", "saved"]
+    return (
+        "<p>Failed renewals still unpaid when dunning ended (the cohort), those CS contacted and those it saved; "
+        "save rate = saved ÷ cohort. Retained revenue 90d is informational, not in the P&amp;L.</p>"
+        f"{chart}{table([*headers, 'save rate', 'recovered revenue', 'retained revenue 90d'], rows)}"
+    )
+
+
+def claims_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
+    if "carrier_claims_monthly" not in tables:
+        return "<p>The carrier claims mart is not published.</p>"
+    by_carrier = query(
+        con,
+        """SELECT month, carrier, sum(amount_requested), sum(amount_approved)
+           FROM carrier_claims_monthly GROUP BY month, carrier ORDER BY month, carrier""",
+    )
+    detail = query(
+        con,
+        """SELECT month, carrier, claim_type, claims_submitted, claims_approved, claims_rejected, claims_pending,
+                  amount_requested, amount_approved FROM carrier_claims_monthly ORDER BY month, carrier, claim_type""",
+    )
+    if not by_carrier:
+        return "<p>No carrier claims yet.</p>"
+    chart = bar_chart(
+        [f"{m}\n{c}" for m, c, _, _ in by_carrier],
+        [("requested", [r[2] for r in by_carrier]), ("approved", [r[3] for r in by_carrier])],
+        colors=(GREY, GREEN),
+        title="Carrier claims: requested vs approved",
+    )
+    rows = [[*(escape(v) for v in r[:3]), *(count(v) for v in r[3:7]), money(r[7]), money(r[8])] for r in detail]
+    headers = ["month", "carrier", "type", "claims", "approved", "rejected", "pending", "requested", "approved amount"]
+    return (
+        "<p>Claims by the month of their current status; approved amounts are the P&amp;L's claims income.</p>"
+        f"{chart}{table(headers, rows, numeric_from=3)}"
+    )
+
+
+CSS = """
+body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#222}
+h1{font-size:22px;margin-bottom:2px} h2{font-size:18px;margin-top:36px;border-bottom:1px solid #ddd}
+.meta{color:#666} table{border-collapse:collapse;margin:12px 0;font-size:13px}
+th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
+td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f5f5f5} .chart{display:block;max-width:100%;height:auto;margin:8px 0}
+.chart text{font:11px system-ui,sans-serif;fill:#333} .chart .label{font-weight:600;font-size:12px}
+.chart .grid{stroke:#eee} .chart .zero{stroke:#555}
+.dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:5px}
+"""
+
+
+def render_report(published_db: Path | str, *, published_at: str | None = None, name: str | None = None) -> str:
+    """The report's HTML, read from a published (or staged) marts file, read-only; `name` is the file's
+    published name (the staged file's is a temp name)."""
+    con = duckdb.connect(str(published_db), read_only=True)
+    try:
+        tables = {name for (name,) in query(con, "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'")}
+        sections = [
+            ("pnl", "Monthly CS P&amp;L", pnl_section(con, tables)),
+            ("funnels", "Campaign funnels", funnel_section(con, tables)),
+            ("winback", "Win-back cohorts", winback_section(con, tables)),
+            ("claims", "Carrier claims", claims_section(con, tables)),
+        ]
+    finally:
+        con.close()
+    when = published_at or datetime.now(UTC).replace(microsecond=0).isoformat()
+    body = "\n".join(f'<section id="{key}"><h2>{title}</h2>\n{html}</section>' for key, title, html in sections)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>CS profit center report</title><style>{CSS}</style></head><body>\n"
+        "<h1>Customer service as a profit center</h1>\n"
+        f'<p class="meta">Published {escape(when)} from the marts in {escape(name or Path(published_db).name)}. '
+        "Amounts in the reporting currency.</p>\n"
+        f"{body}\n</body></html>\n"
+    )
+
+
+def build_report(published_db: Path | str, out: Path | str | None = None) -> Path:
+    """Write `report.html` beside the published file (atomically: written to a temp name, then replaced)."""
+    published_db = Path(published_db)
+    target = Path(out) if out else published_db.with_name("report.html")
+    tmp = target.with_name(f"{target.name}.publish-tmp-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        tmp.write_text(render_report(published_db), encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    from pipeline.publish import published_db_path
+
+    parser = argparse.ArgumentParser(prog="python -m pipeline.report", description="Rebuild report.html")
+    parser.add_argument("published_db", nargs="?", type=Path, default=None)
+    args = parser.parse_args(argv)
+    print(build_report(args.published_db or published_db_path()))
+
+
+if __name__ == "__main__":
+    main()

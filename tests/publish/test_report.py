@@ -1,0 +1,60 @@
+"""The static HTML report: built from the published file, one chart per section, self-contained."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from pipeline import publish as pub
+from pipeline.report import build_report, nice_step
+from tests.publish.conftest import read
+
+
+def test_the_report_shows_every_section_as_inline_svg_with_no_external_reference(warehouse, tmp_path):
+    out = tmp_path / "published"
+    result = pub.publish(warehouse, out, report=False)
+    path = build_report(out / "marts.duckdb")
+
+    assert path == out / "report.html"
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "marts.duckdb", "parquet", "report.html"]
+    html = path.read_text(encoding="utf-8")
+    sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', html, flags=re.S))
+    assert set(sections) == {"pnl", "funnels", "winback", "claims"}
+    for name, body in sections.items():
+        assert "<svg" in body, f"section {name} has no chart"
+    assert not re.search(r"https?://", html)  # nothing to fetch: no CDN, no fonts, not even an SVG namespace
+    assert "<script" not in html and " src=" not in html
+
+    months = [m for (m,) in read(out / "marts.duckdb", "SELECT DISTINCT month FROM cs_pnl_monthly ORDER BY 1")]
+    assert len(months) >= 3
+    for month in months:
+        assert month in sections["pnl"]
+    wide = read(out / "marts.duckdb", "SELECT month, net_contribution, is_profit_center FROM cs_pnl_monthly_wide")
+    for _month, net, _profit in wide:
+        assert f"{net:,.2f}" in sections["pnl"]  # money with two decimals, from the DECIMAL itself
+        assert isinstance(net, Decimal)
+    assert sections["pnl"].count("profit center") >= sum(1 for *_, p in wide if p)
+    assert sections["pnl"].count("cost center") == sum(1 for *_, p in wide if not p)
+    for campaign, contacted in read(
+        out / "marts.duckdb", "SELECT campaign, sum(contacted)::BIGINT FROM campaign_performance_monthly GROUP BY 1"
+    ):
+        assert f">{campaign}<" in sections["funnels"] and f">{contacted:,}" in sections["funnels"]
+    for (month,) in read(out / "marts.duckdb", "SELECT renewal_month FROM winback_cohorts"):
+        assert month in sections["winback"]
+    assert result["rows"]["carrier_claims_monthly"] == 0 or "requested" in sections["claims"]
+
+
+def test_publish_swaps_in_a_report_of_the_version_it_publishes(warehouse, tmp_path):
+    out = tmp_path / "published"
+    result = pub.publish(warehouse, out)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert result["report"] == str(out / "report.html")
+    assert f"Published {result['published_at']}" in html
+    assert "publish-tmp" not in html  # the staged file's temp name never shows
+
+
+def test_chart_ticks_are_round_numbers():
+    assert nice_step(800) == 200
+    assert nice_step(1236.5) == 500
+    assert nice_step(7, minimum=1) == 2
+    assert nice_step(0, minimum=1) == 1
