@@ -1,0 +1,510 @@
+"""The data-quality suites, declared as data and turned into GX 1.x ExpectationSuites in code.
+
+Each suite validates one dataframe, read by SQL through a read-only DuckDB connection (the GX SQL
+datasource is broken on DuckDB). Money stays exact: DECIMAL columns arrive as `Decimal` objects
+(DuckDB -> Arrow -> pandas) and are compared with equality, never with a float tolerance.
+
+- Raw suites: one `RawEntity` per vendor entity (which JSON fields are required, codes and their
+  allowed values, timestamps that must be plausible, money the vendor guarantees non-negative); the
+  SQL and the expectations are generated from it. Finance inputs are typed tables with a few checks.
+- Mart suites: a query and its checks per property (the P&L identity, rates, funnel order, month
+  coverage, attributed revenue within the ledger, reconciliation with the raw layer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+Layer = Literal["raw", "marts"]
+
+DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
+EARLIEST_PLAUSIBLE = dt.datetime(2010, 1, 1, tzinfo=dt.UTC)  # before any of the vendors' accounts existed
+CLOCK_SKEW = "interval 1 hour"  # vendor clocks may run slightly ahead of ours
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation as data: a `great_expectations.expectations` class name and its arguments."""
+
+    expectation: str
+    kwargs: dict[str, Any]
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A suite: the dataframe it validates (SQL), the table it speaks for, and its checks."""
+
+    name: str
+    layer: Layer
+    table: str
+    sql: str
+    key: tuple[str, ...]  # columns that identify an offending row in a failure message
+    checks: tuple[Check, ...]
+
+
+# --- the vocabulary of checks --------------------------------------------------------------------
+
+
+def unique(*columns: str) -> Check:
+    if len(columns) == 1:
+        return Check("ExpectColumnValuesToBeUnique", {"column": columns[0]})
+    return Check("ExpectCompoundColumnsToBeUnique", {"column_list": list(columns)})
+
+
+def not_null(column: str) -> Check:
+    return Check("ExpectColumnValuesToNotBeNull", {"column": column})
+
+
+def is_null(column: str, description: str | None = None) -> Check:
+    return Check("ExpectColumnValuesToBeNull", {"column": column}, description)
+
+
+def in_set(column: str, values: tuple[Any, ...], description: str | None = None, **kwargs: Any) -> Check:
+    return Check("ExpectColumnValuesToBeInSet", {"column": column, "value_set": list(values), **kwargs}, description)
+
+
+def between(column: str, low: Any = None, high: Any = None, **kwargs: Any) -> Check:
+    return Check("ExpectColumnValuesToBeBetween", {"column": column, "min_value": low, "max_value": high, **kwargs})
+
+
+def at_least(a: str, b: str, description: str | None = None, **kwargs: Any) -> Check:
+    """a >= b on every row where both are known."""
+    args = {"column_A": a, "column_B": b, "or_equal": True, "ignore_row_if": "either_value_is_missing", **kwargs}
+    return Check("ExpectColumnPairValuesAToBeGreaterThanB", args, description)
+
+
+def equal(a: str, b: str, description: str | None = None) -> Check:
+    """a = b on every row (a missing value on one side only is a failure)."""
+    return Check("ExpectColumnPairValuesToBeEqual", {"column_A": a, "column_B": b}, description)
+
+
+# --- raw layer -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RawEntity:
+    """A raw table `raw_<vendor>.<entity>` (id, updated_at, extracted_at, run_id, record JSON).
+
+    Fields are JSON paths in `record` (a column is the path with `.` -> `_`). Codes are compared the
+    way staging reads them (trimmed, lower case)."""
+
+    table: str
+    required: tuple[str, ...] = ()
+    codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    timestamps: tuple[str, ...] = ()  # instants that happened: parseable, after 2010, not after extraction
+    money: tuple[str, ...] = ()  # parseable decimals the vendor guarantees non-negative
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # whole numbers within bounds
+
+    def column(self, path: str) -> str:
+        return path.replace(".", "_")
+
+    def paths(self) -> list[str]:
+        seen = dict.fromkeys(["id", *self.required, *self.codes, *self.timestamps, *self.money, *self.ranges])
+        return list(seen)
+
+
+TRACKER_STATUSES = ("unknown", "pre_transit", "in_transit", "out_for_delivery", "delivered",
+                    "available_for_pickup", "return_to_sender", "failure", "cancelled", "error")  # fmt: skip
+CHARGE_STATUSES = ("success", "error", "queued", "skipped", "refunded", "partially_refunded", "pending",
+                   "pending_manual_payment")  # fmt: skip
+FINANCIAL_STATUSES = ("pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded",
+                      "voided")  # fmt: skip
+
+RAW_ENTITIES: tuple[RawEntity, ...] = (
+    RawEntity(
+        "raw_gorgias.tickets",
+        required=("created_datetime", "updated_datetime", "status"),
+        codes={"status": ("open", "closed")},
+        timestamps=("created_datetime", "updated_datetime", "closed_datetime", "trashed_datetime"),
+    ),
+    RawEntity(
+        "raw_gorgias.messages",
+        required=("ticket_id", "from_agent", "public", "created_datetime"),
+        timestamps=("created_datetime", "sent_datetime", "failed_datetime"),
+    ),
+    RawEntity(
+        "raw_gorgias.customers",
+        required=("created_datetime", "updated_datetime"),
+        timestamps=("created_datetime", "updated_datetime"),
+    ),
+    RawEntity(
+        "raw_gorgias.users",
+        required=("email", "role.name"),
+        codes={"role.name": ("admin", "agent", "basic-agent", "lite-agent", "observer-agent", "internal-agent", "bot")},
+        timestamps=("created_datetime", "updated_datetime"),
+    ),
+    RawEntity("raw_gorgias.tags", required=("name",), timestamps=("created_datetime", "deleted_datetime")),
+    RawEntity(
+        "raw_gorgias.satisfaction_surveys",
+        required=("ticket_id",),
+        timestamps=("created_datetime", "sent_datetime", "scored_datetime"),
+        ranges={"score": (1, 5)},
+    ),
+    RawEntity(
+        "raw_recharge.customers",
+        required=("email", "created_at", "updated_at"),
+        timestamps=("created_at", "updated_at"),
+    ),
+    RawEntity(
+        "raw_recharge.subscriptions",
+        required=("customer_id", "status", "created_at", "updated_at"),
+        codes={"status": ("active", "cancelled", "expired")},
+        timestamps=("created_at", "updated_at", "cancelled_at"),
+        money=("price",),
+    ),
+    RawEntity(
+        "raw_recharge.charges",
+        required=("customer.id", "type", "status", "scheduled_at", "created_at", "updated_at", "currency"),
+        codes={
+            "status": CHARGE_STATUSES,
+            "type": ("recurring", "checkout"),
+        },
+        timestamps=("created_at", "updated_at", "processed_at", "last_charge_attempt"),
+        money=("subtotal_price", "total_price", "total_tax", "total_discounts", "total_refunds"),
+    ),
+    RawEntity(
+        "raw_recharge.orders",
+        required=("charge.id", "type", "status", "created_at", "updated_at"),
+        codes={"status": ("success", "error", "queued", "cancelled")},
+        timestamps=("created_at", "updated_at", "processed_at"),
+        money=("total_price",),
+    ),
+    RawEntity(
+        "raw_shopify.orders",
+        required=("name", "created_at", "updated_at", "currency", "subtotal_price", "financial_status"),
+        codes={
+            "financial_status": FINANCIAL_STATUSES,
+            "cancel_reason": ("customer", "fraud", "inventory", "declined", "other", "staff"),
+        },
+        timestamps=("created_at", "updated_at", "processed_at", "cancelled_at"),
+        money=("subtotal_price", "total_price", "total_line_items_price", "total_discounts", "total_tax"),
+    ),
+    RawEntity(
+        "raw_shopify.customers",
+        required=("created_at", "updated_at"),
+        codes={"state": ("disabled", "invited", "enabled", "declined")},
+        timestamps=("created_at", "updated_at"),
+    ),
+    RawEntity(
+        "raw_easypost.shipments",
+        required=("mode", "created_at", "updated_at"),
+        codes={
+            "mode": ("test", "production"),
+            "status": TRACKER_STATUSES,
+            "refund_status": ("submitted", "refunded", "rejected"),
+        },
+        timestamps=("created_at", "updated_at"),
+        money=("selected_rate.rate",),
+    ),
+    RawEntity(
+        "raw_easypost.claims",
+        required=("mode", "type", "status", "shipment_id", "requested_amount", "status_timestamp"),
+        codes={
+            "mode": ("test", "production"),
+            "type": ("damage", "loss", "theft"),
+            "status": ("submitted", "in_review", "approved", "approved_partial", "rejected", "cancelled"),
+        },
+        timestamps=("created_at", "updated_at", "status_timestamp"),
+        money=("requested_amount", "approved_amount", "insurance_amount"),
+    ),
+)
+
+
+def raw_sql(e: RawEntity) -> str:
+    """One row per raw row: its key, the record's fields typed as staging types them (unparseable ->
+    null), and `unparseable` naming every field whose text did not parse."""
+    paths = e.paths()
+    extract = ", ".join(f"'$.{p}'" for p in paths)
+    typed, bad = [], []
+    for i, p in enumerate(paths, start=1):
+        text, col = f"f[{i}]", e.column(p)
+        if p in e.timestamps:
+            expr = f"try_cast({text} as timestamptz)"
+        elif p in e.money:
+            expr = f"try_cast({text} as decimal(18, 2))"
+        elif p in e.ranges:
+            expr = f"try_cast({text} as bigint)"
+        elif p in e.codes:
+            expr = f"lower(trim({text}))"
+        else:
+            expr = text
+        typed.append(f"{expr} as {'record_id' if p == 'id' else col}")
+        if expr != text and p not in e.codes:
+            bad.append(f"case when {text} is not null and {expr} is null then '{col}=' || {text} end")
+    unparseable = f"nullif(concat_ws('; ', {', '.join(bad)}), '')" if bad else "cast(null as varchar)"
+    return (
+        f"select id, extracted_at, extracted_at + {CLOCK_SKEW} as latest_plausible, {', '.join(typed)},\n"
+        f"       {unparseable} as unparseable\n"
+        f"from (select id, extracted_at, json_extract_string(record, [{extract}]) as f from {e.table})"
+    )
+
+
+def raw_checks(e: RawEntity) -> tuple[Check, ...]:
+    checks = [unique("id"), equal("id", "record_id", "the table's id is the record's id"), not_null("record_id")]
+    checks += [not_null(e.column(p)) for p in e.required]
+    checks += [in_set(e.column(p), values, "allowed values") for p, values in e.codes.items()]
+    for p in e.timestamps:
+        checks += [
+            between(e.column(p), EARLIEST_PLAUSIBLE),
+            at_least("latest_plausible", e.column(p), "a record's time is not after its extraction"),
+        ]
+    checks += [between(e.column(p), 0) for p in e.money]
+    checks += [between(e.column(p), low, high) for p, (low, high) in e.ranges.items()]
+    checks.append(is_null("unparseable", "every timestamp, amount and number parses"))
+    return tuple(checks)
+
+
+FINANCE: tuple[Dataset, ...] = (
+    Dataset(
+        "raw_finance.cs_costs", "raw", "raw_finance.cs_costs",
+        "select source_line, month, cost_type, amount, currency, coalesce(note, '') as note from raw_finance.cs_costs",
+        ("source_line",),
+        (unique("month", "cost_type", "note"), in_set("cost_type", ("staffing", "platform", "other")),
+         Check("ExpectColumnValuesToMatchRegex", {"column": "month", "regex": r"^\d{4}-(?:0[1-9]|1[0-2])$"}),
+         not_null("amount"), not_null("currency")),
+    ),
+    Dataset(
+        "raw_finance.fx_rates", "raw", "raw_finance.fx_rates",
+        "select source_line, month, currency, rate_to_reporting from raw_finance.fx_rates",
+        ("source_line",),
+        (unique("month", "currency"), between("rate_to_reporting", 0, strict_min=True)),
+    ),
+    Dataset(
+        "raw_finance.product_costs", "raw", "raw_finance.product_costs",
+        "select source_line, sku, valid_from, unit_cost, currency from raw_finance.product_costs",
+        ("source_line",),
+        (unique("sku", "valid_from"), between("unit_cost", 0), not_null("currency")),
+    ),
+    Dataset(
+        "raw_finance.agent_coupons", "raw", "raw_finance.agent_coupons",
+        "select source_line, lower(code) as code, agent_email, valid_from, valid_to from raw_finance.agent_coupons",
+        ("source_line",),
+        (unique("code", "valid_from"), at_least("valid_to", "valid_from", "a coupon ends after it starts")),
+    ),
+    Dataset(
+        "raw_finance.cs_settings", "raw", "raw_finance.cs_settings",
+        "select source_line, setting, value, valid_from from raw_finance.cs_settings",
+        ("source_line",),
+        (unique("setting", "valid_from"), in_set("setting", ("refund_share",)), between("value", 0, 1)),
+    ),
+)  # fmt: skip
+
+
+# --- marts ---------------------------------------------------------------------------------------
+
+
+@cache
+def dbt_vars() -> dict[str, Any]:
+    """The business-rule settings live once, in dbt_project.yml vars."""
+    return yaml.safe_load(DBT_PROJECT.read_text())["vars"]
+
+
+def local_month(ts: str) -> str:
+    return f"strftime(timezone('{dbt_vars()['store_timezone']}', {ts}), '%Y-%m')"
+
+
+def to_reporting(amount: str, currency: str, rate: str) -> str:
+    """Rounded to the cent per amount, like the ledger (§2)."""
+    reporting = dbt_vars()["reporting_currency"]
+    return f"case when {currency} = '{reporting}' then {amount} else round({amount} * {rate}, 2) end"
+
+
+PNL_SQL = """
+select month, gross_profit, net_contribution, is_profit_center,
+       list_sum(list_value(*columns('^revenue_'))) - cogs_attributed as revenue_minus_cogs,
+       gross_profit + carrier_claims_income - cost_staffing - cost_platform - cost_other - refund_replacement_charge
+           as contribution_by_identity,
+       net_contribution > 0 as contribution_positive
+from marts.cs_pnl_monthly_wide
+"""
+
+# Which marts must have every month: P&L and campaign funnel over the whole month spine (per line /
+# campaign); win-back cohorts between their own first and last month (a cohort waits for dunning).
+MONTHS_SQL = """
+with observed as (
+    select 'marts.cs_pnl_monthly_wide' as mart, '-' as series, month, true as spine from marts.cs_pnl_monthly_wide
+    union all select 'marts.cs_pnl_monthly', line, month, true from marts.cs_pnl_monthly
+    union all select 'marts.campaign_performance_monthly', campaign, month, true from marts.campaign_performance_monthly
+    union all select 'marts.winback_cohorts', '-', renewal_month, false from marts.winback_cohorts
+),
+spine as (select month from intermediate.int_months_spanned union select month from observed where spine),
+bounds as (
+    select mart, series,
+           case when any_value(spine) then (select min(month) from spine) else min(month) end as first_month,
+           case when any_value(spine) then (select max(month) from spine) else max(month) end as last_month
+    from observed group by mart, series
+),
+expected as (
+    select mart, series, strftime(unnest(generate_series(cast(first_month || '-01' as date),
+                                                         cast(last_month || '-01' as date), interval 1 month)), '%Y-%m')
+           as month
+    from bounds
+)
+select e.mart, e.series, e.month, count(o.month) as rows_present
+from expected as e left join observed as o using (mart, series, month)
+group by all
+"""
+
+CAMPAIGN_SQL = """
+select p.month, p.campaign, d.kind, p.contacted, p.replied, p.converted_orders, p.reply_rate, p.conversion_rate
+from marts.campaign_performance_monthly as p
+left join intermediate.int_campaigns_declared as d using (campaign)
+"""
+
+LEDGER_SQL = """
+select f.order_id, any_value(f.order_name) as order_name,
+       sum(f.net_revenue) filter (where f.row_type = 'order') as attributed_revenue,
+       any_value(l.net_revenue) as ledger_revenue
+from marts.fct_attributed_orders as f
+left join intermediate.int_orders_enriched as l using (order_id)
+group by f.order_id
+"""
+
+
+def reconciliation_sql() -> str:
+    """Per month: mart totals against totals computed here from the raw JSON (and the finance fx rates),
+    sharing no SQL with dbt. Attributed revenue and refunds use the marts' set of attributed orders;
+    the amounts, months, test/cancelled flags and conversions come from raw."""
+    fx = "raw_finance.fx_rates"
+    return f"""
+with attributed as (select distinct order_id from marts.fct_attributed_orders where row_type = 'order'),
+orders as (
+    select cast(json_extract_string(o.record, '$.id') as bigint) as order_id, o.record,
+           json_extract_string(o.record, '$.currency') as currency
+    from raw_shopify.orders as o
+),
+order_revenue as (
+    select {local_month("cast(json_extract_string(record, '$.created_at') as timestamptz)")} as month,
+           cast(json_extract_string(record, '$.subtotal_price') as decimal(18, 2)) as amount, currency
+    from orders
+    where order_id in (select order_id from attributed)
+      and coalesce(cast(json_extract_string(record, '$.test') as boolean), false) = false
+      and json_extract_string(record, '$.cancelled_at') is null
+),
+refunds as (
+    select o.currency, unnest(json_extract(o.record, '$.refunds[*]')) as refund
+    from orders as o where o.order_id in (select order_id from attributed)
+),
+refund_amounts as (
+    select {local_month("cast(json_extract_string(refund, '$.created_at') as timestamptz)")} as month, currency,
+           -coalesce((select sum(cast(json_extract_string(t, '$.amount') as decimal(18, 2)))
+                      from unnest(json_extract(refund, '$.transactions[*]')) as u(t)
+                      where json_extract_string(t, '$.kind') = 'refund'
+                        and json_extract_string(t, '$.status') = 'success'), 0) as amount
+    from refunds
+),
+claims as (
+    select lower(trim(json_extract_string(record, '$.status'))) as status,
+           {local_month("cast(json_extract_string(record, '$.status_timestamp') as timestamptz)")} as month,
+           cast(json_extract_string(record, '$.requested_amount') as decimal(18, 2)) as requested,
+           cast(json_extract_string(record, '$.approved_amount') as decimal(18, 2)) as approved
+    from raw_easypost.claims
+    where lower(trim(json_extract_string(record, '$.mode'))) = 'production'
+      and lower(trim(json_extract_string(record, '$.status'))) <> 'cancelled'
+),
+raw_totals as (
+    select 'attributed order revenue' as measure, r.month,
+           sum({to_reporting("r.amount", "r.currency", "fx.rate_to_reporting")}) as total
+    from order_revenue as r left join {fx} as fx on fx.month = r.month and fx.currency = r.currency group by all
+    union all
+    select 'attributed refunds', r.month, sum({to_reporting("r.amount", "r.currency", "fx.rate_to_reporting")})
+    from refund_amounts as r left join {fx} as fx on fx.month = r.month and fx.currency = r.currency group by all
+    union all
+    select 'claims approved amount', month, coalesce(sum(approved) filter (where status in
+           ('approved', 'approved_partial')), 0) from claims group by all
+    union all
+    select 'claims requested amount', month, sum(requested) from claims group by all
+),
+mart_totals as (
+    select 'attributed order revenue' as measure, booked_month as month, sum(net_revenue) as total
+    from marts.fct_attributed_orders where row_type = 'order' group by all
+    union all
+    select 'attributed refunds', booked_month, sum(net_revenue)
+    from marts.fct_attributed_orders where row_type = 'refund' group by all
+    union all
+    select 'claims approved amount', month, sum(amount_approved) from marts.carrier_claims_monthly group by all
+    union all
+    select 'claims requested amount', month, sum(amount_requested) from marts.carrier_claims_monthly group by all
+)
+select measure, month, coalesce(m.total, 0) as mart_total, coalesce(r.total, 0) as raw_total
+from mart_totals as m full outer join raw_totals as r using (measure, month)
+"""
+
+
+def mart_datasets() -> tuple[Dataset, ...]:
+    to_cent = "mart total = raw source total, to the cent"
+    return (
+        Dataset(
+            "marts.cs_pnl_monthly_wide", "marts", "marts.cs_pnl_monthly_wide", PNL_SQL, ("month",),
+            (unique("month"), not_null("net_contribution"),
+             equal("net_contribution", "contribution_by_identity",
+                   "P&L identity: net_contribution = gross_profit + carrier_claims_income - cost_staffing"
+                   " - cost_platform - cost_other - refund_replacement_charge"),
+             equal("gross_profit", "revenue_minus_cogs", "gross_profit = Σ revenue_<campaign> - cogs_attributed"),
+             equal("is_profit_center", "contribution_positive", "is_profit_center = net_contribution > 0")),
+        ),
+        Dataset(
+            "marts.month_coverage", "marts", "marts (month-grained)", MONTHS_SQL, ("mart", "series", "month"),
+            (in_set("rows_present", (1,), "each month present exactly once, no gaps"),),
+        ),
+        Dataset(
+            "marts.campaign_performance_monthly", "marts", "marts.campaign_performance_monthly", CAMPAIGN_SQL,
+            ("month", "campaign"),
+            (not_null("kind"), between("reply_rate", 0, 1), between("conversion_rate", 0, 1),
+             at_least("contacted", "replied", "contacted >= replied"),
+             at_least("contacted", "converted_orders", "converted <= contacted (touch campaigns)",
+                      row_condition=("kind", "touch"))),
+        ),
+        Dataset(
+            "marts.winback_cohorts", "marts", "marts.winback_cohorts",
+            "select renewal_month, cohort_size, contacted, saved, save_rate from marts.winback_cohorts",
+            ("renewal_month",),
+            (between("save_rate", 0, 1), at_least("cohort_size", "contacted", "contacted <= cohort"),
+             at_least("contacted", "saved", "saved <= contacted")),
+        ),
+        Dataset(
+            "marts.fct_attributed_orders", "marts", "marts.fct_attributed_orders", LEDGER_SQL, ("order_id",),
+            (not_null("ledger_revenue"),
+             at_least("ledger_revenue", "attributed_revenue",
+                      "attributed revenue is not above the ledger's revenue for the order")),
+        ),
+        Dataset(
+            "marts.reconciliation", "marts", "marts vs raw (monthly totals)", reconciliation_sql(),
+            ("measure", "month"), (equal("mart_total", "raw_total", to_cent),),
+        ),
+    )  # fmt: skip
+
+
+def datasets(layer: Layer) -> tuple[Dataset, ...]:
+    if layer == "raw":
+        entities = tuple(Dataset(e.table, "raw", e.table, raw_sql(e), ("id",), raw_checks(e)) for e in RAW_ENTITIES)
+        return entities + FINANCE
+    if layer == "marts":
+        return mart_datasets()
+    raise ValueError(f"unknown layer {layer!r} (raw or marts)")
+
+
+def build_suite(dataset: Dataset) -> Any:
+    """The GX ExpectationSuite of a dataset (GX imported here: it takes seconds to import)."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.row_conditions import Column
+
+    suite = gx.ExpectationSuite(name=dataset.name, meta={"table": dataset.table, "layer": dataset.layer})
+    for check in dataset.checks:
+        kwargs = {k: v for k, v in check.kwargs.items() if v is not None}
+        if "row_condition" in kwargs:  # declared as (column, value): only rows where column = value
+            column, value = kwargs["row_condition"]
+            kwargs["row_condition"] = Column(column) == value
+        expectation = getattr(gxe, check.expectation)(**kwargs, meta={"table": dataset.table})
+        if check.description:
+            expectation.description = check.description
+        suite.add_expectation(expectation)
+    return suite

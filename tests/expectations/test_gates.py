@@ -1,0 +1,116 @@
+"""The data-quality gates on a real tiny warehouse (emulators -> ingest -> dbt build), clean and corrupted."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from expectations import DataQualityFailed, validate
+from expectations.__main__ import main
+from pipeline.dbt import run_dbt
+from sandbox.calendar import from_us
+from sandbox.emulators.server import Sandbox
+from sandbox.pull import pull
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def built(tiny, tmp_path_factory) -> Path:
+    """One tiny warehouse for the module; each test validates its own copy."""
+    data = tmp_path_factory.mktemp("dq") / "data"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DATA_DIR", str(data))
+        for name in ("WAREHOUSE_PATH", "LANDING_DIR", "FINANCE_INPUTS_DIR"):
+            mp.delenv(name, raising=False)
+        with Sandbox(tiny, faults="none", rate_limits=False, recharge_retention_days=0) as box:
+            pull(box, tiny)
+            clock = box.clock_us
+        run_dbt("build", as_of=from_us(clock).isoformat(), quiet=True)
+    return data / "warehouse.duckdb"
+
+
+@pytest.fixture
+def warehouse(built, tmp_path, monkeypatch) -> Path:
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setenv("DATA_DIR", str(data))
+    monkeypatch.delenv("WAREHOUSE_PATH", raising=False)
+    shutil.copy(built, data / "warehouse.duckdb")
+    return data / "warehouse.duckdb"
+
+
+def sql(warehouse: Path, *statements: str) -> list[tuple]:
+    con = duckdb.connect(str(warehouse))
+    try:
+        rows = []
+        for s in statements:
+            rows = con.execute(s).fetchall()
+        return rows
+    finally:
+        con.close()
+
+
+def test_the_clean_warehouse_passes_both_gates_and_records_every_result(warehouse):
+    raw = validate("raw", run_id="clean-raw")
+    marts = validate("marts")
+    assert raw.success and marts.success
+    assert {o.suite for o in raw.outcomes} >= {"raw_shopify.orders", "raw_recharge.charges", "raw_easypost.claims"}
+    assert {o.suite for o in marts.outcomes} >= {"marts.cs_pnl_monthly_wide", "marts.reconciliation"}
+
+    stored = sql(warehouse, "select run_id, layer, count(*), bool_and(success) from ops.dq_results group by all")
+    assert sorted(stored) == sorted(
+        [("clean-raw", "raw", len(raw.outcomes), True), (marts.run_id, "marts", len(marts.outcomes), True)]
+    )
+    data = warehouse.parent
+    assert (data / "data_docs" / "index.html").is_file()
+    assert (data / "gx" / "validation_definitions").is_dir()  # GX state lives under DATA_DIR,
+    assert not (REPO / "gx").exists() and not (REPO / "expectations" / "uncommitted").exists()  # not in the repo
+
+
+def test_a_duplicate_key_and_an_unknown_status_fail_the_raw_gate(warehouse, capsys):
+    (order_id,) = sql(warehouse, "select min(id) from raw_shopify.orders")[0]
+    (charge_id,) = sql(warehouse, "select min(id) from raw_recharge.charges")[0]
+    sql(
+        warehouse,
+        f"insert into raw_shopify.orders select * from raw_shopify.orders where id = '{order_id}'",
+        'update raw_recharge.charges set record = json_merge_patch(record, \'{"status": "exploded"}\')'
+        f" where id = '{charge_id}'",
+    )
+    with pytest.raises(DataQualityFailed) as failed:
+        validate("raw")
+    message = str(failed.value)
+    assert "expect_column_values_to_be_unique" in message and "table raw_shopify.orders, column id" in message
+    assert f"id={order_id}" in message
+    assert "expect_column_values_to_be_in_set" in message and "table raw_recharge.charges, column status" in message
+    assert f"id={charge_id} status=exploded" in message
+    assert {o.suite for o in failed.value.result.failures} == {"raw_shopify.orders", "raw_recharge.charges"}
+
+    failures = sql(warehouse, "select table_name, expectation from ops.dq_results where not success")
+    assert ("raw_recharge.charges", "expect_column_values_to_be_in_set") in failures
+
+    assert main(["validate", "--layer", "raw"]) == 1  # the CLI a DAG task runs exits non-zero
+    assert "exploded" in capsys.readouterr().err
+
+
+def test_a_cent_off_the_pnl_and_a_missing_month_fail_the_mart_gate(warehouse):
+    months = [m for (m,) in sql(warehouse, "select month from marts.cs_pnl_monthly_wide order by month")]
+    (order_id,) = sql(warehouse, "select min(order_id) from marts.fct_attributed_orders where row_type = 'order'")[0]
+    sql(
+        warehouse,
+        f"update marts.cs_pnl_monthly_wide set net_contribution = net_contribution + 0.01 where month = '{months[0]}'",
+        f"delete from marts.cs_pnl_monthly_wide where month = '{months[1]}'",
+        f"update marts.fct_attributed_orders set net_revenue = net_revenue + 0.01 where order_id = {order_id}"
+        " and row_type = 'order'",
+    )
+    with pytest.raises(DataQualityFailed) as failed:
+        validate("marts")
+    message = str(failed.value)
+    assert "P&L identity" in message and "table marts.cs_pnl_monthly_wide, column net_contribution" in message
+    assert f"month={months[0]}" in message
+    assert "no gaps" in message and f"mart=marts.cs_pnl_monthly_wide series=- month={months[1]}" in message
+    assert "attributed revenue is not above the ledger" in message and f"order_id={order_id}" in message
+    assert "mart total = raw source total" in message and "measure=attributed order revenue" in message
