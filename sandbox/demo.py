@@ -1,10 +1,10 @@
-"""`make demo`: the sandbox company behind its emulators, through the pipeline built so far.
+"""`make demo`: the sandbox company behind its emulators, through the real Airflow DAGs.
 
-Starts the four emulators, extracts every vendor in parallel into landing files, loads them into
-the warehouse (one writer) with the finance inputs, runs `dbt build` (models, unit and data tests),
-then prints the monthly CS P&L and the campaign summary from the marts and checks every mart row
-against the sandbox's answer key. Idempotent: a second run extracts from the watermarks, changes
-nothing it already has, and rebuilds the same marts.
+Starts the four emulators, runs every DAG in-process with `dag.test()` (extract + load per vendor,
+finance inputs, then transform: freshness, raw quality gate, dbt build, mart gate, publish), prints
+the monthly CS P&L and the campaign summary from the marts and checks every mart row against the
+sandbox's answer key. Idempotent: a second run extracts from the watermarks, changes nothing it
+already has, and rebuilds the same marts.
 """
 
 from __future__ import annotations
@@ -24,48 +24,43 @@ def step(msg: str) -> float:
 
 
 def run_demo(sim: Path) -> None:
+    import os
+
+    from pipeline.airflow_local import configure
+
+    configure()  # before anything imports airflow
+    os.environ["FINANCE_INPUTS_DIR"] = str(sim / "finance")
     from ingest.paths import warehouse_path
-    from pipeline.dbt import run_dbt
-    from pipeline.publish import publish
+    from pipeline.run import run_pipeline
     from sandbox.answer_key import AnswerKey
-    from sandbox.pull import pull
+    from sandbox.pull import connections_of
     from sandbox.verify import compare
 
     with Sandbox(sim, faults="none", rate_limits=False, recharge_retention_days=0) as box:
         step("sandbox emulators on loopback")
         for vendor, url in box.urls.items():
             print(f"    {vendor:<10} {url}")
-        started = step("extracting every vendor in parallel, then loading (one writer)")
-        result = pull(box, sim)
         clock = box.clock_us
-    for vendor, manifests in result["extracted"].items():
-        for m in manifests:
-            print(
-                f"    {vendor}.{m['entity']:<22} {m['records']:>9,} records {m['pages']:>6,} pages "
-                f"{m['rejected']:>4} rejected"
-            )
-    finance = result["finance"]
-    print(f"    raw_finance: {finance['status']}; extract + load took {time.monotonic() - started:.1f} s")
-
-    as_of = f"{from_us(clock):%Y-%m-%d %H:%M} UTC"
-    started = step(f"dbt build (staging, intermediate, marts, unit and data tests) as of {as_of}")
-    out = run_dbt("build", as_of=from_us(clock).isoformat(), quiet=True)
-    print("    " + next((line.split("  ", 1)[-1] for line in out.splitlines() if "Done. PASS=" in line), "done"))
-    print(f"    dbt build took {time.monotonic() - started:.1f} s")
+        started = step(
+            "the pipeline through its Airflow DAGs (dag.test): extract + load per vendor, finance inputs, "
+            "then transform (freshness, raw gate, dbt build, mart gate, publish)"
+        )
+        with connections_of(box):
+            run_pipeline(from_us(clock), as_of=from_us(clock).isoformat())
+        print(f"    pipeline took {time.monotonic() - started:.1f} s")
 
     warehouse = warehouse_path()
     show_marts(warehouse)
-    started = step("publishing the marts for BI (DuckDB file readable by DuckDB 1.5, Parquet, HTML report)")
-    published = publish(warehouse)
-    print(f"    published {len(published['tables'])} marts in {time.monotonic() - started:.1f} s")
     step("checking every mart row against the sandbox's answer key")
     checked, problems = compare(warehouse, AnswerKey(sim, as_of=clock).marts())
     print(f"    {checked:,} rows compared: " + ("all equal, to the cent" if not problems else "DIFFERENCES"))
     for p in problems:
         print(f"    {p}")
+    published = Path(os.environ.get("PUBLISHED_DIR", warehouse.parent / "published"))
     print(f"\n    warehouse: {warehouse}")
-    print(f"    published (BI, read-only): {published['database']}")
-    print(f"    report: {published['report']}")
+    print(f"    published for BI (read-only): {published / 'marts.duckdb'}")
+    print(f"    report: {published / 'report.html'}")
+    print(f"    data docs: {warehouse.parent / 'data_docs' / 'index.html'}")
     if problems:
         raise SystemExit(1)
 
@@ -73,7 +68,7 @@ def run_demo(sim: Path) -> None:
 def show_marts(warehouse: Path) -> None:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        cur = con.execute("SELECT * EXCLUDE (rule_version) FROM marts.cs_pnl_monthly_wide ORDER BY month")
+        cur = con.execute("SELECT * EXCLUDE (rule_version, closed_at) FROM marts.cs_pnl_monthly_wide ORDER BY month")
         cols = [d[0] for d in cur.description]
         wide = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
         funnel = con.execute("""

@@ -1,0 +1,58 @@
+"""Shared DAG settings, in one place: schedules, retries, the single-writer pool, alerts and the
+assets that chain the DAGs. Imports nothing heavy (DAG files must parse in well under a second)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+from airflow.sdk import Asset
+
+WRITER_POOL = "duckdb_writer"  # 1 slot: every task that writes the warehouse runs in it
+
+# vendor -> default schedule; override with SCHEDULE_<VENDOR> (a cron or preset)
+VENDOR_SCHEDULES = {"gorgias": "@hourly", "shopify": "@hourly", "recharge": "@daily", "easypost": "@daily"}
+# vendor -> hours without a successful load before the freshness check alerts; FRESHNESS_<VENDOR>_HOURS
+FRESHNESS_HOURS = {"gorgias": 3, "shopify": 3, "recharge": 30, "easypost": 30}
+
+START_DATE = datetime.fromisoformat(os.environ.get("PIPELINE_START_DATE", "2026-01-01")).replace(tzinfo=UTC)
+CLOSE_DAY = int(os.environ.get("CLOSE_DAY_OF_MONTH", "5"))  # the month-end close runs on this day
+FINANCE_CHECK_SCHEDULE = os.environ.get("SCHEDULE_FINANCE", "*/15 * * * *")
+
+RAW_ASSETS = {vendor: Asset(f"duckdb://warehouse/raw_{vendor}") for vendor in VENDOR_SCHEDULES}
+FINANCE_ASSET = Asset("duckdb://warehouse/raw_finance")
+CLOSE_ASSET = Asset("duckdb://warehouse/ops/cs_pnl_closed")
+PUBLISHED_ASSET = Asset("file://published/marts.duckdb")
+
+
+def schedule_for(vendor: str) -> str:
+    return os.environ.get(f"SCHEDULE_{vendor.upper()}", VENDOR_SCHEDULES[vendor])
+
+
+def freshness_hours() -> dict[str, float]:
+    return {v: float(os.environ.get(f"FRESHNESS_{v.upper()}_HOURS", h)) for v, h in FRESHNESS_HOURS.items()}
+
+
+def alert_on_failure(context: dict) -> None:
+    from pipeline.alerts import on_failure
+
+    on_failure(context)
+
+
+# Tasks that talk to a network retry with exponential backoff; the rest fail at once (a warehouse or
+# data-quality failure does not get better by retrying).
+NETWORK_RETRIES = {
+    "retries": int(os.environ.get("NETWORK_RETRIES", "3")),
+    "retry_delay": timedelta(seconds=int(os.environ.get("NETWORK_RETRY_DELAY_SECONDS", "60"))),
+    "retry_exponential_backoff": True,
+    "max_retry_delay": timedelta(minutes=15),
+}
+
+DEFAULT_ARGS = {"owner": "data-engineering", "retries": 0, "on_failure_callback": alert_on_failure}
+
+DAG_DEFAULTS = {
+    "start_date": START_DATE,
+    "catchup": False,  # backfills are explicit (`airflow backfill create`); max_active_runs keeps them serial
+    "max_active_runs": 1,
+    "default_args": DEFAULT_ARGS,
+}

@@ -1,0 +1,65 @@
+"""Transform and publish, whenever a raw layer, the finance inputs or a month-end close changes:
+freshness check -> raw-layer quality gate -> dbt build -> mart quality gate -> publish.
+
+`dag_run.conf["as_of"]` sets the instant the data describes (default: now; the sandbox passes its clock).
+"""
+
+from __future__ import annotations
+
+from functools import reduce
+from operator import or_
+
+from airflow.sdk import dag, task
+
+from pipeline_defaults import (
+    CLOSE_ASSET,
+    DAG_DEFAULTS,
+    FINANCE_ASSET,
+    PUBLISHED_ASSET,
+    RAW_ASSETS,
+    WRITER_POOL,
+    freshness_hours,
+)
+
+
+@dag(
+    dag_id="transform",
+    schedule=reduce(or_, [*RAW_ASSETS.values(), FINANCE_ASSET, CLOSE_ASSET]),
+    tags=["dbt", "quality", "publish"],
+    **DAG_DEFAULTS,
+)
+def transform() -> None:
+    @task
+    def check_freshness() -> dict:
+        from pipeline.tasks import check_freshness
+
+        return check_freshness(freshness_hours())
+
+    @task(pool=WRITER_POOL)
+    def raw_quality_gate() -> dict:
+        from pipeline.tasks import quality_gate
+
+        return quality_gate("raw")
+
+    @task(pool=WRITER_POOL)
+    def dbt_build(**context) -> str:
+        from pipeline.tasks import dbt_build
+
+        return dbt_build((context["dag_run"].conf or {}).get("as_of"))
+
+    @task(pool=WRITER_POOL)
+    def marts_quality_gate() -> dict:
+        from pipeline.tasks import quality_gate
+
+        return quality_gate("marts")
+
+    @task(pool=WRITER_POOL, outlets=[PUBLISHED_ASSET])
+    def publish() -> dict:
+        from pipeline.tasks import publish
+
+        return publish()
+
+    check_freshness() >> raw_quality_gate() >> dbt_build() >> marts_quality_gate() >> publish()
+
+
+transform()

@@ -1,0 +1,142 @@
+"""The bodies of the Airflow tasks: each DAG task is one call here (DAG files stay thin and parse fast).
+
+Every function takes plain values (vendor names, ISO instants, months) and returns a small JSON-able
+summary for XCom: no connections, secrets or data frames ever go through XCom.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+log = logging.getLogger(__name__)
+
+
+def extract(vendor: str, since: str | None, until: str | None) -> dict:
+    """Vendor API -> landing files. `since` None = from the loaded watermark minus the lookback (a
+    scheduled run); a backfill passes its data interval. Never opens the warehouse."""
+    from ingest.extract import Window, extract_vendor
+    from ingest.parse import parse_ts
+
+    window = Window(parse_ts(since) if since else None, parse_ts(until) if until else None)
+    manifests = extract_vendor(vendor, window)
+    return {m["entity"]: {"records": m["records"], "rejected": m["rejected"], "pages": m["pages"]} for m in manifests}
+
+
+def load(vendor: str) -> dict:
+    """Landing files -> raw_<vendor>.* (the single writer: runs in the duckdb_writer pool)."""
+    from ingest.load import load_vendor
+
+    return {r["endpoint"]: r["rows_merged"] for r in load_vendor(vendor)}
+
+
+def finance_inputs_changed() -> bool:
+    """True when the finance CSVs differ from what the warehouse last loaded (or were never loaded)."""
+    import duckdb
+
+    from ingest.finance import finance_inputs_dir, fingerprint_finance_inputs, last_loaded_fingerprint
+    from ingest.paths import warehouse_path
+
+    path = warehouse_path()
+    if not path.exists():
+        return True
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        loaded = last_loaded_fingerprint(con)
+    finally:
+        con.close()
+    return loaded != fingerprint_finance_inputs(finance_inputs_dir())
+
+
+def load_finance() -> dict:
+    """Validate and load the finance CSVs all-or-nothing (a bad file fails with file, line, column)."""
+    from ingest.finance import finance_inputs_dir, load_finance_inputs
+    from ingest.load import connect
+
+    con = connect()
+    try:
+        result = load_finance_inputs(con, finance_inputs_dir())
+    finally:
+        con.close()
+    return {"status": result["status"], "files": {f: v["rows"] for f, v in result["files"].items()}}
+
+
+def check_freshness(max_age_hours: dict[str, float]) -> dict:
+    """Hours since each vendor's last successful load; raises SourceStale naming the late ones."""
+    import duckdb
+
+    from ingest.paths import warehouse_path
+
+    con = duckdb.connect(str(warehouse_path()), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT vendor, max(loaded_at) FROM ops.extract_runs WHERE status = 'succeeded' GROUP BY vendor"
+        ).fetchall()
+    finally:
+        con.close()
+    at = datetime.now().astimezone()
+    ages = {vendor: round((at - loaded).total_seconds() / 3600, 2) for vendor, loaded in rows}
+    stale = {v: ages.get(v) for v, limit in max_age_hours.items() if ages.get(v) is None or ages[v] > limit}
+    if stale:
+        raise SourceStale(f"sources stopped arriving (hours since the last load; None = never): {stale}")
+    return ages
+
+
+class SourceStale(RuntimeError):
+    """A source has not loaded for longer than its freshness limit."""
+
+
+def quality_gate(layer: str) -> dict:
+    """Great Expectations on the raw layer or the marts; raises (naming expectation, table, values)."""
+    from expectations.runner import DataQualityFailed, validate
+
+    result = validate(layer)
+    if not result.success:  # validate raises on failure; this guards a future change of that contract
+        raise DataQualityFailed(result)
+    return {
+        "layer": layer,
+        "run_id": result.run_id,
+        "expectations": len(result.outcomes),
+        "seconds": round(result.seconds, 1),
+        "data_docs": str(result.docs_index) if result.docs_index else None,
+    }
+
+
+def dbt_build(as_of: str | None) -> str:
+    """One `dbt build` (models, unit and data tests) as of the run's data interval end."""
+    from pipeline.dbt import run_dbt
+
+    out = run_dbt("build", as_of=as_of, quiet=True)
+    return next((line.split("  ", 1)[-1] for line in out.splitlines() if "Done. PASS=" in line), "done")
+
+
+def publish() -> dict:
+    from pipeline.publish import publish as publish_marts
+
+    result = publish_marts()
+    return {"database": result["database"], "report": result["report"], "rows": result["rows"]}
+
+
+def close_previous_month(logical_date: str) -> dict:
+    """The month-end close of the month before `logical_date`'s month, with its finance pack."""
+    from zoneinfo import ZoneInfo
+
+    import duckdb
+
+    from ingest.parse import parse_ts
+    from ingest.paths import warehouse_path
+    from pipeline.close import close_month, closed_months
+    from pipeline.dbt import project_vars
+
+    local = parse_ts(logical_date).astimezone(ZoneInfo(project_vars()["store_timezone"]))
+    previous = (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
+
+    con = duckdb.connect(str(warehouse_path()), read_only=True)
+    try:
+        already = previous in closed_months(con)
+    finally:
+        con.close()
+    if already:
+        log.info("%s is already closed; nothing to do", previous)
+        return {"month": previous, "status": "already closed"}
+    return close_month(previous, by="airflow")
