@@ -28,6 +28,7 @@ from sandbox.calendar import DAY, US
 from sandbox.emulators.engine import BadParam, fmt_ts
 
 FAULT_KINDS = ("5xx", "429", "slow", "truncated", "html", "repeat")
+FORCED_ONLY_KINDS = ("401",)  # injected by tests only (a credential rotated mid-run), never drawn at random
 FAULT_RATES = {"none": 0.0, "light": 0.02, "heavy": 0.08}  # probability per kind per data request
 MAX_CONSECUTIVE_FAULTS = 3  # per path, so a retrying client always finishes
 
@@ -414,8 +415,8 @@ class VendorApp:
         control.apps[vendor.name] = self
 
     def inject(self, kind: str, count: int = 1) -> None:
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"fault kind must be one of {FAULT_KINDS}")
+        if kind not in FAULT_KINDS + FORCED_ONLY_KINDS:
+            raise ValueError(f"fault kind must be one of {FAULT_KINDS + FORCED_ONLY_KINDS}")
         for _ in range(count):
             self.faults.forced.append(kind)
 
@@ -458,6 +459,8 @@ class VendorApp:
             resp = self.vendor.error(status, REASONS[status])
         elif kind == "429":
             resp = self.vendor.throttled(1.0)
+        elif kind == "401":
+            resp = self.vendor.error(401, REASONS[401])
         else:
             if kind == "repeat":
                 req.rewind = self.faults.pick([1, 2, 3, 4, 5])
