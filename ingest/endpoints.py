@@ -6,6 +6,7 @@ and loader read these declarations, so a new endpoint is a few lines, not a new 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -37,8 +38,37 @@ def _lit(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _json_path(path: str) -> str:
-    return "$." + path.replace("[]", "[*]")
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _structure(paths: list[str]) -> dict:
+    """The json_transform structure that reads every declared path (text values) in one parse of a record."""
+    tree: dict = {}
+    for path in paths:
+        node = tree
+        segments = path.split(".")
+        for i, segment in enumerate(segments):
+            leaf = "VARCHAR" if i == len(segments) - 1 else {}
+            want = [leaf] if segment.endswith("[]") else leaf
+            have = node.setdefault(segment.removesuffix("[]"), want)
+            if type(have) is not type(want) or (isinstance(want, list) and type(have[0]) is not type(leaf)):
+                raise ValueError(f"path {path!r} conflicts with another declared path")
+            node = have[0] if isinstance(want, list) else have
+    return tree
+
+
+def _access(base: str, segments: list[str], depth: int = 1) -> str:
+    """SQL reading a path from the transformed struct: a scalar, or a flat list for paths through lists."""
+    segment, rest = segments[0], segments[1:]
+    field = f"{base}.{_ident(segment.removesuffix('[]'))}"
+    if not rest:
+        return field
+    if not segment.endswith("[]"):
+        return _access(field, rest, depth)
+    var = f"e{depth}"
+    inner = f"list_transform({field}, lambda {var}: {_access(var, rest, depth + 1)})"
+    return f"flatten({inner})" if any(s.endswith("[]") for s in rest) else inner
 
 
 _BAD = {  # SQL: is the non-null text x not a valid value of this kind?
@@ -48,19 +78,18 @@ _BAD = {  # SQL: is the non-null text x not a valid value of this kind?
 
 
 def validation_sql(ep: Endpoint, source: str) -> str:
-    """SQL over `source(record, extracted_at)` -> id, updated_at (the version), problem (NULL when valid).
+    """SQL over `source(record JSON, extracted_at)` -> id, updated_at (the version), problem (NULL when valid).
 
-    Set-based, so landing costs no Python per record. Scalar fields come from one JSON parse per
-    record (a multi-path extract); list paths (`items[].price`) are extracted on their own.
+    Set-based, so landing costs no Python per record. Every declared path, scalar or through lists
+    (`items[].price`), comes from ONE parse of the record (json_transform to text values, the same
+    text json_extract_string gives). A required path through lists needs a value in every element.
     """
-    scalars: list[str] = []
+    paths: list[str] = []
 
     def val(path: str) -> str:
-        if "[]" in path:
-            return f"json_extract_string(record, {_lit(_json_path(path))})"
-        if path not in scalars:
-            scalars.append(path)
-        return f"v[{scalars.index(path) + 1}]"
+        if path not in paths:
+            paths.append(path)
+        return _access("v", path.split("."))
 
     def first_bad(path: str, bad: str) -> tuple[str, str]:
         """(condition, offending value) for a path whose values must not satisfy `bad`."""
@@ -78,8 +107,8 @@ def validation_sql(ep: Endpoint, source: str) -> str:
             else f"{val(path)} IS NULL"
         )
         cases.append(f"WHEN {missing} THEN {_lit(f'missing required field {path!r}')}")
-    for paths, kind in ((ep.timestamps, "timestamp"), (ep.money, "amount")):
-        for path in paths:
+    for paths_of_kind, kind in ((ep.timestamps, "timestamp"), (ep.money, "amount")):
+        for path in paths_of_kind:
             cond, value = first_bad(path, _BAD[kind])
             cases.append(f"WHEN {cond} THEN {_lit(f'field {path!r}: unparseable {kind} ')} || {value}")
     for path, allowed in ep.enums.items():
@@ -89,13 +118,11 @@ def validation_sql(ep: Endpoint, source: str) -> str:
             f"WHEN {cond} THEN {_lit(f'field {path!r}: ')} || {value} || ' is not one of the documented values'"
         )
     versions = [f"TRY_CAST({val(f)} AS TIMESTAMPTZ)" for f in ep.version_fields] or ["NULL::TIMESTAMPTZ"]
-    columns = ", ".join(_lit(_json_path(p)) for p in scalars)
+    structure = json.dumps(_structure(paths), separators=(",", ":"))
     return f"""
         SELECT {key} AS id, greatest({", ".join(versions)}) AS updated_at,
                CASE {" ".join(cases)} END AS problem, extracted_at, record
-        FROM (SELECT record::VARCHAR AS record, extracted_at,
-                     json_extract_string(record, [{columns}]) AS v
-              FROM {source})"""
+        FROM (SELECT record, extracted_at, json_transform(record, {_lit(structure)}) AS v FROM {source})"""
 
 
 def check_records(ep: Endpoint, records: list) -> list[tuple[datetime | None, str | None]]:

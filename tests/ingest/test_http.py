@@ -78,6 +78,13 @@ def test_other_4xx_is_fatal_without_retry(serve):
     assert len(server.seen) == 1
 
 
+def test_redirect_fails_at_once_and_is_not_followed(serve):
+    server, http = serve({"status": 302, "headers": {"Location": "http://127.0.0.1:9/elsewhere"}})
+    with pytest.raises(FatalHTTPError, match="302"):
+        http.get("/x")
+    assert len(server.seen) == 1
+
+
 def test_retries_are_bounded(serve):
     server, http = serve({"status": 503})
     with pytest.raises(FatalHTTPError, match="still failing after 5 tries"):

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from ingest.endpoints import check_record
+from ingest.endpoints import Endpoint, check_record
 from ingest.parse import parse_ts
 from ingest.recharge import ENDPOINTS as RECHARGE
 from ingest.shopify import ENDPOINTS as SHOPIFY
@@ -97,3 +97,9 @@ def test_nested_paths_walk_lists():
     bad = {"refunds": [{"transactions": [{"amount": "1.00"}]}, {"transactions": [{"amount": "x"}]}]}
     assert check_record(ORDERS, {**base, **good})[1] is None  # no line_items at all is fine too
     assert check_record(ORDERS, {**base, **bad})[1] == "field 'refunds[].transactions[].amount': unparseable amount x"
+
+
+def test_a_path_declared_both_as_a_value_and_as_an_object_is_refused():
+    ep = Endpoint("v", "e", "/e", "e", version_fields=("updated_at",), timestamps=("a", "a.b"))
+    with pytest.raises(ValueError, match="conflicts"):
+        check_record(ep, {"id": 1})
