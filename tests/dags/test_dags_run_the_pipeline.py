@@ -1,9 +1,14 @@
 """The real DAGs, run in-process with `dag.test()` against the sandbox emulators at scale tiny: the
-marts equal the answer key, a task that fails once is retried and succeeds, and a second run over
-the same intervals changes nothing in the warehouse."""
+marts equal the answer key, a task that fails once is retried and succeeds, a second run over the
+same intervals changes nothing in the warehouse while BI readers poll the published file without an
+error or a partial version, and a corrupted raw table stops the run before anything is published."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -60,13 +65,68 @@ def test_the_dags_build_marts_equal_to_the_answer_key_and_rerun_changes_nothing(
         run_pipeline(clock, as_of=clock.isoformat())
         tries = extract_tries("extract_shopify")
         first = warehouse_state(airflow_env / "warehouse.duckdb")
-        run_pipeline(clock, as_of=clock.isoformat())
+        published = airflow_env / "published"
+        with readers(published / "marts.duckdb", airflow_env) as seen:
+            run_pipeline(clock, as_of=clock.isoformat())
         second = warehouse_state(airflow_env / "warehouse.duckdb")
+        versions = json.loads((published / "manifest.json").read_text())["tables"]
+        complete = {name: t["rows"] for name, t in versions.items()}
+        for mode, polls in seen.items():
+            assert not polls["errors"], f"{mode} reader: {polls['errors'][:3]}"
+            assert len(polls["seen"]) >= 10, f"{mode} reader polled only {len(polls['seen'])} times"
+            assert all(p == complete for p in polls["seen"]), f"{mode} reader saw a partial version"
+
+        # A duplicate key and an unknown status in the raw layer: the raw gate stops the transform.
+        before = {p.name: p.read_bytes() for p in published.iterdir() if p.is_file()}
+        corrupt(airflow_env / "warehouse.duckdb")
+        from pipeline.airflow_local import run
+
+        with pytest.raises(RuntimeError, match="raw_quality_gate"):
+            run("transform", logical_date=clock, conf={"as_of": clock.isoformat()})
+        assert {p.name: p.read_bytes() for p in published.iterdir() if p.is_file()} == before
     checked, problems = compare(airflow_env / "warehouse.duckdb", AnswerKey(tiny, as_of=box.clock_us).marts())
     assert not problems, "\n".join(problems)
     assert checked > 200
     assert first == second, [t for t in first if first[t] != second.get(t)]
     assert tries == 2, f"the extract that failed once was not retried to success (try {tries})"
+
+
+def corrupt(warehouse: Path) -> None:
+    con = duckdb.connect(str(warehouse))
+    try:
+        con.execute("INSERT INTO raw_shopify.orders SELECT * FROM raw_shopify.orders LIMIT 1")
+        con.execute("""UPDATE raw_recharge.charges SET record = json_merge_patch(record, '{"status": "exploded"}')
+                       WHERE id = (SELECT min(id) FROM raw_recharge.charges)""")
+    finally:
+        con.close()
+
+
+class readers:
+    """Two BI-like reader processes polling the published file every 100 ms (one holds its connection,
+    one reconnects each time); yields their polls once the block ends."""
+
+    def __init__(self, db: Path, folder: Path):
+        self.db, self.folder, self.seen = db, folder, {}
+
+    def __enter__(self) -> dict:
+        script = Path(__file__).resolve().parents[1] / "publish" / "reader.py"
+        self.stop = self.folder / "stop-readers"
+        self.procs = {
+            mode: subprocess.Popen([sys.executable, str(script), str(self.db), str(self.folder / f"{mode}.json"),
+                                    str(self.stop), mode])
+            for mode in ("hold", "reopen")
+        }  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not all((self.folder / f"{m}.json.ready").exists() for m in self.procs):
+            assert time.monotonic() < deadline, "readers did not start"
+            time.sleep(0.05)
+        return self.seen
+
+    def __exit__(self, *exc) -> None:
+        self.stop.touch()
+        for mode, proc in self.procs.items():
+            proc.wait(timeout=30)
+            self.seen[mode] = json.loads((self.folder / f"{mode}.json").read_text())
 
 
 def extract_tries(dag_id: str) -> int:
