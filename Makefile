@@ -13,7 +13,7 @@ SCALE ?= demo
 SEED ?= 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint format sandbox answer-key transform lock clean
+.PHONY: help install demo run up browser test test-fast lint format sandbox answer-key transform lock clean
 
 help: ## list the entry points
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -30,6 +30,15 @@ install: $(STAMP) ## create .venv from the python3 on PATH (or PYTHON=...) and i
 
 demo: install ## the sandbox at SCALE (default demo) through extract, load and dbt; show the marts
 	$(BIN)/python -m sandbox demo --scale $(SCALE) --seed $(SEED)
+
+run: install ## the pipeline through its DAGs against the AIRFLOW_CONN_* sources: make run START=2026-03-01 END=2026-04-01
+	$(BIN)/python -m pipeline.run $(if $(START),--start $(START)) $(if $(END),--end $(END))
+
+up: install ## airflow standalone on 127.0.0.1:8080 with these DAGs and the sandbox at SCALE behind them
+	$(BIN)/python -m sandbox up --scale $(SCALE) --seed $(SEED)
+
+browser: ## install Debian's chromium if missing (the report's screenshot test uses it; needs root)
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the screenshot test will be skipped"
 
 test: install ## the whole test suite (what CI runs)
 	$(BIN)/python -m pytest -q

@@ -1,9 +1,10 @@
-"""Command line of the sandbox: generate, answer-key, serve, demo.
+"""Command line of the sandbox: generate, answer-key, serve, demo, up.
 
 python -m sandbox generate    --scale tiny --seed 1 [--out DIR] [--force]
 python -m sandbox answer-key  --scale tiny --seed 1 --out DIR [--advance-days N]
 python -m sandbox serve       --scale demo --seed 1 [--faults none|light|heavy] [--rate-limits on|off]
 python -m sandbox demo        --scale demo --seed 1
+python -m sandbox up          --scale demo --seed 1
 """
 
 from __future__ import annotations
@@ -77,6 +78,12 @@ def cmd_serve(args: argparse.Namespace) -> None:
     )
 
 
+def cmd_up(args: argparse.Namespace) -> None:
+    from sandbox.up import up
+
+    up(ensure_generated(args.scale, args.seed))
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from sandbox.demo import run_demo
 
@@ -116,8 +123,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.set_defaults(func=cmd_serve)
 
-    p = scaled("demo", "start the emulators, show what they serve, stop")
+    p = scaled("demo", "the whole pipeline through its DAGs against the emulators; show the marts")
     p.set_defaults(func=cmd_demo)
+    p = scaled("up", "airflow standalone on 127.0.0.1 with these DAGs and the emulators behind them")
+    p.set_defaults(func=cmd_up)
 
     args = parser.parse_args(argv)
     args.func(args)
