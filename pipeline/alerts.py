@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import urllib.request
+from urllib.parse import unquote, urlsplit
 
 log = logging.getLogger(__name__)
 
@@ -41,11 +42,17 @@ def redact(text: str) -> str:
     """Drop anything that looks like a credential from connection variables in the environment."""
     for key, value in os.environ.items():
         if key.startswith("AIRFLOW_CONN_") and value:
-            try:
-                conn = json.loads(value)
-            except ValueError:
-                continue
-            for secret in (conn.get("password"), conn.get("login")):
+            for secret in credentials(value):
                 if secret and len(secret) >= 4:
                     text = text.replace(secret, "***")
     return text
+
+
+def credentials(value: str) -> tuple[str | None, str | None]:
+    """(password, login) of a connection in Airflow's JSON or URI form."""
+    try:
+        conn = json.loads(value)
+        return conn.get("password"), conn.get("login")
+    except ValueError:
+        url = urlsplit(value)
+        return (unquote(url.password) if url.password else None), (unquote(url.username) if url.username else None)

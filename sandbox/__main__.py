@@ -67,14 +67,19 @@ def cmd_answer_key(args: argparse.Namespace) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
-    from sandbox.emulators.server import serve
+    from sandbox.emulators.server import VENDORS, serve
 
     sim = ensure_generated(args.scale, args.seed)
+    ports = dict(zip(VENDORS, (int(p) for p in args.ports.split(",")), strict=True)) if args.ports else None
     serve(
         sim,
         faults=args.faults,
         rate_limits=args.rate_limits == "on",
         recharge_retention_days=args.recharge_retention_days,
+        host=args.host,
+        public_host=args.public_host,
+        ports=ports,
+        api_key=os.environ.get("SANDBOX_API_KEY") or None,  # never on a command line
     )
 
 
@@ -121,6 +126,9 @@ def main(argv: list[str] | None = None) -> None:
         default=90,
         help="Recharge hides successful charges processed longer ago than this (0 = never)",
     )
+    p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 inside a container network)")
+    p.add_argument("--public-host", help="host name clients use, in the printed connections (default: --host)")
+    p.add_argument("--ports", help="gorgias,recharge,shopify,easypost ports (default: free ports)")
     p.set_defaults(func=cmd_serve)
 
     p = scaled("demo", "the whole pipeline through its DAGs against the emulators; show the marts")

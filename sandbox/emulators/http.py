@@ -543,11 +543,11 @@ class EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, app: VendorApp, port: int = 0):
+    def __init__(self, app: VendorApp, port: int = 0, host: str = "127.0.0.1"):
         self.app = app
         self._conns: set[socket.socket] = set()
         self._conns_lock = threading.Lock()
-        super().__init__(("127.0.0.1", port), Handler)
+        super().__init__((host, port), Handler)
 
     def track(self, conn: socket.socket, alive: bool) -> None:
         with self._conns_lock:

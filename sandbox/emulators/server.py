@@ -59,15 +59,23 @@ class Sandbox:
         slow_seconds: float = 2.0,
         seed: int = 0,
         load_threads: int = 2,
+        host: str = "127.0.0.1",
+        public_host: str | None = None,
+        api_key: str | None = None,
     ):
+        """`host` is the interface to bind (loopback unless a container network needs 0.0.0.0);
+        `public_host` the name clients use in the printed connections; `api_key` fixes every vendor's
+        credential (docker compose's demo), else each run makes up its own."""
         self.folder = Path(folder)
+        self.host, self.public_host = host, public_host or ("127.0.0.1" if host in ("0.0.0.0", "") else host)
+        key = api_key or None
         manifest = json.loads((self.folder / "manifest.json").read_text())
         self.control = Control(int(manifest["clock_us"]), faults, rate_limits, slow_seconds)
         makers = {
-            "gorgias": lambda: Gorgias(self.folder, secrets.token_hex(20)),
-            "recharge": lambda: Recharge(self.folder, "sk_" + secrets.token_hex(24), recharge_retention_days),
-            "shopify": lambda: Shopify(self.folder, "shpat_" + secrets.token_hex(16)),
-            "easypost": lambda: EasyPost(self.folder, "EZAK" + secrets.token_hex(24)),
+            "gorgias": lambda: Gorgias(self.folder, key or secrets.token_hex(20)),
+            "recharge": lambda: Recharge(self.folder, key or "sk_" + secrets.token_hex(24), recharge_retention_days),
+            "shopify": lambda: Shopify(self.folder, key or "shpat_" + secrets.token_hex(16)),
+            "easypost": lambda: EasyPost(self.folder, key or "EZAK" + secrets.token_hex(24)),
         }
         # Loading and sorting mostly release the GIL; two at a time bounds the memory peak at 'large' scale.
         with ThreadPoolExecutor(load_threads) as pool:
@@ -85,7 +93,7 @@ class Sandbox:
         _gc_tuning(+1)
         self._running = True
         for name in VENDORS:
-            srv = EmulatorServer(self.apps[name], self.ports.get(name, 0))
+            srv = EmulatorServer(self.apps[name], self.ports.get(name, 0), self.host)
             self.servers[name] = srv
             t = threading.Thread(
                 target=srv.serve_forever, kwargs={"poll_interval": 0.1}, name=f"emulator-{name}", daemon=True
@@ -115,7 +123,7 @@ class Sandbox:
     # ------------------------------------------------------------------ access
     @property
     def urls(self) -> dict[str, str]:
-        return {name: f"http://127.0.0.1:{srv.port}" for name, srv in self.servers.items()}
+        return {name: f"http://{self.public_host}:{srv.port}" for name, srv in self.servers.items()}
 
     def connections(self) -> dict[str, str]:
         """Airflow JSON connections, keyed by conn id (`gorgias_default`, ...)."""
