@@ -15,14 +15,6 @@ from sandbox.calendar import from_us
 from sandbox.pull import pull_and_build
 
 
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    for name in ("WAREHOUSE_PATH", "LANDING_DIR", "EXPORTS_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "data"
-
-
 def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:

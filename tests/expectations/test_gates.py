@@ -10,36 +10,18 @@ import pytest
 
 from expectations import DataQualityFailed, validate
 from expectations.__main__ import main
-from pipeline.dbt import run_dbt
-from sandbox.calendar import from_us
-from sandbox.emulators.server import Sandbox
-from sandbox.pull import pull
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def built(tiny, tmp_path_factory) -> Path:
-    """One tiny warehouse for the module; each test validates its own copy."""
-    data = tmp_path_factory.mktemp("dq") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DATA_DIR", str(data))
-        for name in ("WAREHOUSE_PATH", "LANDING_DIR", "FINANCE_INPUTS_DIR"):
-            mp.delenv(name, raising=False)
-        with Sandbox(tiny, faults="none", rate_limits=False, recharge_retention_days=0) as box:
-            pull(box, tiny)
-            clock = box.clock_us
-        run_dbt("build", as_of=from_us(clock).isoformat(), quiet=True)
-    return data / "warehouse.duckdb"
-
-
 @pytest.fixture
-def warehouse(built, tmp_path, monkeypatch) -> Path:
+def warehouse(tiny_warehouse, tmp_path, monkeypatch) -> Path:
+    """Each test validates its own copy of the session's tiny warehouse."""
     data = tmp_path / "data"
     data.mkdir()
     monkeypatch.setenv("DATA_DIR", str(data))
     monkeypatch.delenv("WAREHOUSE_PATH", raising=False)
-    shutil.copy(built, data / "warehouse.duckdb")
+    shutil.copy(tiny_warehouse, data / "warehouse.duckdb")
     return data / "warehouse.duckdb"
 
 

@@ -6,27 +6,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pipeline.dbt import run_dbt
-from sandbox.calendar import from_us
-from sandbox.emulators.server import Sandbox
-from sandbox.pull import pull
-
 
 @pytest.fixture(scope="package")
-def warehouse(tiny, tmp_path_factory) -> Path:
-    """One real warehouse for the publish tests: the tiny sandbox pulled through ingest, then `dbt build`.
-
-    Tests never write it: they publish from it, or from a copy (`variant`)."""
-    data = tmp_path_factory.mktemp("publish") / "data"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("DATA_DIR", str(data))
-        for name in ("WAREHOUSE_PATH", "LANDING_DIR", "FINANCE_INPUTS_DIR", "PUBLISHED_DIR"):
-            mp.delenv(name, raising=False)
-        with Sandbox(tiny, faults="none", rate_limits=False, recharge_retention_days=0) as box:
-            pull(box, tiny)
-            clock = box.clock_us
-        run_dbt("build", as_of=from_us(clock).isoformat(), quiet=True)
-    return data / "warehouse.duckdb"
+def warehouse(tiny_warehouse) -> Path:
+    """The session's tiny warehouse. Tests never write it: they publish from it, or from a copy (`variant`)."""
+    return tiny_warehouse
 
 
 def variant(warehouse: Path, dest: Path, extra_rows: int = 0, new_mart: str | None = None) -> Path:

@@ -13,12 +13,3 @@ def tiny_seed2(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("sim") / "tiny-2"
     generate("tiny", 2, out)
     return out
-
-
-@pytest.fixture
-def data_dir(tmp_path, monkeypatch) -> Path:
-    """A fresh DATA_DIR (warehouse, landing) per test."""
-    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
-    for name in ("WAREHOUSE_PATH", "LANDING_DIR", "FINANCE_INPUTS_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path / "data"
