@@ -6,3 +6,10 @@
                          - to_hours(cast({{ var('incremental_lookback_hours') }} as integer))
     {%- endif -%}
 {%- endmacro %}
+
+{#- The raw rows an incremental staging model reads: all of them on a full refresh, else those
+    extracted since its last run (minus the lookback). -#}
+{% macro raw_since_last_run(source_name, table_name) -%}
+    select * from {{ source(source_name, table_name) }}
+    {{ extracted_since_last_run() }}
+{%- endmacro %}

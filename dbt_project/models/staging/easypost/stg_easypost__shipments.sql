@@ -1,9 +1,6 @@
 {{ config(materialized='incremental', unique_key='shipment_id', incremental_strategy='delete+insert') }}
 
-with source as (
-    select * from {{ source('easypost', 'shipments') }}
-    {{ extracted_since_last_run() }}
-)
+with source as ({{ raw_since_last_run('easypost', 'shipments') }})
 
 {{ unpack_json('source', 'record', [
     ['shipment_id', 'id', 'varchar'],

@@ -1,9 +1,6 @@
 {{ config(materialized='incremental', unique_key='message_id', incremental_strategy='delete+insert') }}
 
-with source as (
-    select * from {{ source('gorgias', 'messages') }}
-    {{ extracted_since_last_run() }}
-)
+with source as ({{ raw_since_last_run('gorgias', 'messages') }})
 
 {{ unpack_json('source', 'record', [
     ['message_id', 'id', 'bigint'],

@@ -1,9 +1,6 @@
 {{ config(materialized='incremental', unique_key='ticket_id', incremental_strategy='delete+insert') }}
 
-with source as (
-    select * from {{ source('gorgias', 'tickets') }}
-    {{ extracted_since_last_run() }}
-)
+with source as ({{ raw_since_last_run('gorgias', 'tickets') }})
 
 {{ unpack_json('source', 'record', [
     ['ticket_id', 'id', 'bigint'],

@@ -1,9 +1,6 @@
 {{ config(materialized='incremental', unique_key='charge_id', incremental_strategy='delete+insert') }}
 
-with source as (
-    select * from {{ source('recharge', 'charges') }}
-    {{ extracted_since_last_run() }}
-)
+with source as ({{ raw_since_last_run('recharge', 'charges') }})
 
 {{ unpack_json('source', 'record', [
     ['charge_id', 'id', 'bigint'],

@@ -1,9 +1,6 @@
 {{ config(materialized='incremental', unique_key='recharge_order_id', incremental_strategy='delete+insert') }}
 
-with source as (
-    select * from {{ source('recharge', 'orders') }}
-    {{ extracted_since_last_run() }}
-)
+with source as ({{ raw_since_last_run('recharge', 'orders') }})
 
 {{ unpack_json('source', 'record', [
     ['recharge_order_id', 'id', 'bigint'],

@@ -2,10 +2,7 @@
 
 {#- The revenue ledger. Child arrays stay JSON here and are unpacked by the views beside this model,
     so an order that loses a line or a refund never leaves a stale child row behind. -#}
-with source as (
-    select * from {{ source('shopify', 'orders') }}
-    {{ extracted_since_last_run() }}
-)
+with source as ({{ raw_since_last_run('shopify', 'orders') }})
 
 {{ unpack_json('source', 'record', [
     ['order_id', 'id', 'bigint'],
