@@ -41,6 +41,9 @@ COPY --chown=airflow:0 expectations/ /opt/airflow/project/expectations/
 COPY --chown=airflow:0 dbt_project/ /opt/airflow/project/dbt_project/
 COPY --chown=airflow:0 sandbox/ /opt/airflow/project/sandbox/
 
+# The dbt manifest the transform DAG renders its per-model tasks from (dbt parse does not touch a warehouse).
+RUN cd /opt/airflow/project && python -m pipeline.dbt parse
+
 # DATA_DIR (warehouse, landing, published marts, exports, the demo's sandbox files) is a volume. Created
 # here so a new named volume starts owned by the airflow user.
 RUN mkdir -p /opt/airflow/data

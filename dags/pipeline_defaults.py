@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from airflow.sdk import Asset
 
@@ -23,6 +24,12 @@ RAW_ASSETS = {vendor: Asset(f"duckdb://warehouse/raw_{vendor}") for vendor in VE
 FINANCE_ASSET = Asset("duckdb://warehouse/raw_finance")
 CLOSE_ASSET = Asset("duckdb://warehouse/ops/cs_pnl_closed")
 PUBLISHED_ASSET = Asset("file://published/marts.duckdb")
+
+
+REPO = Path(__file__).resolve().parent.parent
+DBT_PROJECT = REPO / "dbt_project"
+DBT_MANIFEST = DBT_PROJECT / "target" / "manifest.json"  # `python -m pipeline.dbt parse` writes it
+WAREHOUSE = Path(os.environ.get("WAREHOUSE_PATH", Path(os.environ.get("DATA_DIR", "data")) / "warehouse.duckdb"))
 
 
 def schedule_for(vendor: str) -> str:
@@ -56,3 +63,38 @@ DAG_DEFAULTS = {
     "max_active_runs": 1,
     "default_args": DEFAULT_ARGS,
 }
+
+
+def dbt_task_group(group_id: str, as_of: str):
+    """The dbt project as one task per model (astronomer-cosmos, rendered from the dbt manifest so
+    parsing stays fast), executed by ONE `dbt build` process (cosmos' watcher mode: a producer task
+    runs the build, each model's task reports its result). Without a manifest yet, one plain task."""
+    if not DBT_MANIFEST.exists():
+        return None
+    import sys
+
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    return DbtTaskGroup(
+        group_id=group_id,
+        project_config=ProjectConfig(dbt_project_path=DBT_PROJECT, manifest_path=DBT_MANIFEST, install_dbt_deps=False),
+        profile_config=ProfileConfig(
+            profile_name="cs_profit_center", target_name="duckdb", profiles_yml_filepath=DBT_PROJECT / "profiles.yml"
+        ),
+        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.NONE),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
+            invocation_mode=InvocationMode.SUBPROCESS,  # dbt in its own process: no DuckDB handle left in the worker
+            dbt_executable_path=str(Path(sys.executable).with_name("dbt")),
+            setup_operator_args={"pool": WRITER_POOL},  # only the producer (the one dbt process) writes
+        ),
+        operator_args={
+            "install_deps": False,
+            "vars": {"as_of": as_of},
+            "env": {"WAREHOUSE_PATH": str(WAREHOUSE.resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            "mode": "reschedule",  # model tasks free their worker slot between pokes (and dag.test() can run)
+            "poke_interval": 2,
+            "deferrable": False,
+        },
+    )

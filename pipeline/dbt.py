@@ -75,6 +75,17 @@ def run_dbt(
     return output
 
 
+def ensure_manifest() -> Path:
+    """`dbt parse` when the manifest the transform DAG renders from is missing or older than the project."""
+    manifest = PROJECT_DIR / "target" / "manifest.json"
+    sources = [PROJECT_DIR / "dbt_project.yml", *PROJECT_DIR.glob("models/**/*"), *PROJECT_DIR.glob("macros/**/*"),
+               *PROJECT_DIR.glob("tests/**/*")]  # fmt: skip
+    newest = max(p.stat().st_mtime for p in sources if p.is_file())
+    if not manifest.exists() or manifest.stat().st_mtime < newest:
+        run_dbt("parse", quiet=True)
+    return manifest
+
+
 def failures(output: str) -> str:
     """The part of dbt's output that names what failed (the summary after 'Completed with')."""
     marker = output.find("Completed with")

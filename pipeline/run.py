@@ -14,6 +14,7 @@ import time
 from datetime import UTC, datetime
 
 from pipeline.airflow_local import configure, migrate, run
+from pipeline.dbt import ensure_manifest
 
 VENDORS = ("gorgias", "recharge", "shopify", "easypost")
 
@@ -26,6 +27,7 @@ def run_pipeline(
     say=print,
 ) -> dict:
     configure()
+    ensure_manifest()  # the transform DAG renders one task per dbt model from it
     migrate()
     when = logical_date or datetime.now(UTC)
     window = {k: v for k, v in (("since", since), ("until", until)) if v}

@@ -36,7 +36,7 @@
 
 {#- The instant the data describes: var as_of (the sandbox passes its clock), else now. -#}
 {% macro as_of() -%}
-    {%- if var('as_of', none) -%} cast('{{ var("as_of") }}' as timestamptz)
+    {%- if var('as_of', none) and var('as_of') | string not in ('', 'None') -%} cast('{{ var("as_of") }}' as timestamptz)
     {%- else -%} current_timestamp
     {%- endif -%}
 {%- endmacro %}
