@@ -32,6 +32,9 @@ def up(sim: Path) -> None:
     os.environ["PATH"] = os.pathsep.join(
         [str(Path(airflow).parent), os.environ.get("PATH", "")]
     )  # standalone re-runs `airflow`
+    from pipeline.dbt import ensure_manifest
+
+    ensure_manifest()  # the transform DAG renders its dbt models from it
     with (
         Sandbox(sim, faults="none", rate_limits=True, recharge_retention_days=0) as box,
         connections_of(box, unthrottled=False),
