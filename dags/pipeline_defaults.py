@@ -82,7 +82,9 @@ def dbt_task_group(group_id: str, as_of: str):
         profile_config=ProfileConfig(
             profile_name="cs_profit_center", target_name="duckdb", profiles_yml_filepath=DBT_PROJECT / "profiles.yml"
         ),
-        render_config=RenderConfig(load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.NONE),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.NONE, emit_datasets=False
+        ),  # the DAG emits one asset for the published marts, not one per model
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.SUBPROCESS,  # dbt in its own process: no DuckDB handle left in the worker
