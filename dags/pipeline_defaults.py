@@ -29,7 +29,6 @@ PUBLISHED_ASSET = Asset("file://published/marts.duckdb")
 REPO = Path(__file__).resolve().parent.parent
 DBT_PROJECT = REPO / "dbt_project"
 DBT_MANIFEST = DBT_PROJECT / "target" / "manifest.json"  # `python -m pipeline.dbt parse` writes it
-WAREHOUSE = Path(os.environ.get("WAREHOUSE_PATH", Path(os.environ.get("DATA_DIR", "data")) / "warehouse.duckdb"))
 
 
 def schedule_for(vendor: str) -> str:
@@ -76,6 +75,8 @@ def dbt_task_group(group_id: str, as_of: str):
     from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
     from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
 
+    from ingest.paths import warehouse_path
+
     return DbtTaskGroup(
         group_id=group_id,
         project_config=ProjectConfig(dbt_project_path=DBT_PROJECT, manifest_path=DBT_MANIFEST, install_dbt_deps=False),
@@ -94,7 +95,7 @@ def dbt_task_group(group_id: str, as_of: str):
         operator_args={
             "install_deps": False,
             "vars": {"as_of": as_of},
-            "env": {"WAREHOUSE_PATH": str(WAREHOUSE.resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            "env": {"WAREHOUSE_PATH": str(warehouse_path().resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
             "mode": "reschedule",  # model tasks free their worker slot between pokes (and dag.test() can run)
             "poke_interval": 2,
             "deferrable": False,

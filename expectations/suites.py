@@ -15,15 +15,12 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from pipeline.dbt import project_vars
 
 Layer = Literal["raw", "marts"]
 
-DBT_PROJECT = Path(__file__).resolve().parent.parent / "dbt_project" / "dbt_project.yml"
 EARLIEST_PLAUSIBLE = dt.datetime(2010, 1, 1, tzinfo=dt.UTC)  # before any of the vendors' accounts existed
 CLOCK_SKEW = "interval 1 hour"  # vendor clocks may run slightly ahead of ours
 
@@ -300,19 +297,13 @@ FINANCE: tuple[Dataset, ...] = (
 # --- marts ---------------------------------------------------------------------------------------
 
 
-@cache
-def dbt_vars() -> dict[str, Any]:
-    """The business-rule settings live once, in dbt_project.yml vars."""
-    return yaml.safe_load(DBT_PROJECT.read_text())["vars"]
-
-
 def local_month(ts: str) -> str:
-    return f"strftime(timezone('{dbt_vars()['store_timezone']}', {ts}), '%Y-%m')"
+    return f"strftime(timezone('{project_vars()['store_timezone']}', {ts}), '%Y-%m')"
 
 
 def to_reporting(amount: str, currency: str, rate: str) -> str:
     """Rounded to the cent per amount, like the ledger (§2)."""
-    reporting = dbt_vars()["reporting_currency"]
+    reporting = project_vars()["reporting_currency"]
     return f"case when {currency} = '{reporting}' then {amount} else round({amount} * {rate}, 2) end"
 
 

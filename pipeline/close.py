@@ -30,8 +30,8 @@ from pathlib import Path
 
 import duckdb
 
+from expectations.suites import local_month, reconciliation_sql, to_reporting
 from ingest.paths import data_dir, warehouse_path
-from pipeline.dbt import project_vars
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -48,52 +48,39 @@ PACK_SHEETS = {
     "ORDER BY affects_month, line",
 }
 
-# Reconciliation of month ?: each check puts a mart total beside the same total computed from the raw
-# layer (vendor JSON and finance inputs) without the dbt models. Parameters: the month, as often as `?`;
-# {settings} are the dbt vars (reporting currency, store time zone).
-RECONCILIATION = {
-    "P&L cost lines vs finance cs_costs": (
-        "SELECT cost_staffing + cost_platform + cost_other FROM intermediate.int_pnl_monthly_computed WHERE month = ?",
-        """SELECT sum(round(c.amount * CASE WHEN c.currency = '{reporting_currency}' THEN 1
-                                          ELSE f.rate_to_reporting END, 2))
-           FROM raw_finance.cs_costs c LEFT JOIN raw_finance.fx_rates f USING (month, currency)
-           WHERE c.month = ?""",
-    ),
-    "claims income vs approved EasyPost claims": (
-        "SELECT carrier_claims_income FROM intermediate.int_pnl_monthly_computed WHERE month = ?",
-        """SELECT sum(CAST(record->>'approved_amount' AS DECIMAL(18, 2))) FROM raw_easypost.claims
-           WHERE record->>'status' IN ('approved', 'approved_partial') AND record->>'mode' = 'production'
-             AND strftime(timezone('{store_timezone}', CAST(record->>'status_timestamp' AS TIMESTAMPTZ)),
-                          '%Y-%m') = ?""",
-    ),
-    "orders in the ledger vs Shopify non-test orders": (
-        "SELECT count(*) FROM intermediate.int_orders_enriched WHERE order_month = ?",
-        """SELECT count(*) FROM raw_shopify.orders WHERE NOT CAST(record->>'test' AS BOOLEAN)
-             AND strftime(timezone('{store_timezone}', CAST(record->>'created_at' AS TIMESTAMPTZ)), '%Y-%m') = ?""",
-    ),
-    "refunds booked vs successful Shopify refund transactions (order currency)": (
-        "SELECT sum(amount_original) FROM intermediate.int_refunds_booked WHERE refund_month = ?",
-        """WITH refunds AS (
-               SELECT unnest(json_extract(o.record, '$.refunds[*]')) AS r
-               FROM raw_shopify.orders o WHERE NOT CAST(o.record->>'test' AS BOOLEAN)),
-           txns AS (
-               SELECT r, unnest(json_extract(r, '$.transactions[*]')) AS t FROM refunds)
-           SELECT sum(CAST(t->>'amount' AS DECIMAL(18, 2))) FROM txns
-           WHERE t->>'kind' = 'refund' AND t->>'status' = 'success'
-             AND strftime(timezone('{store_timezone}', CAST(r->>'created_at' AS TIMESTAMPTZ)), '%Y-%m') = ?""",
-    ),
-    "attributed revenue (P&L) vs fct_attributed_orders rows": (
-        "SELECT revenue FROM (SELECT month, "
-        "sum(amount) FILTER (WHERE line LIKE 'revenue_%') AS revenue FROM "
-        "(UNPIVOT intermediate.int_pnl_monthly_computed ON COLUMNS('^revenue_') INTO NAME line VALUE amount) "
-        "GROUP BY month) WHERE month = ?",
-        "SELECT sum(net_revenue) FROM marts.fct_attributed_orders WHERE booked_month = ?",
-    ),
-    "published P&L net contribution vs computed (the difference is adjustments)": (
-        "SELECT net_contribution FROM marts.cs_pnl_monthly_wide WHERE month = ?",
-        "SELECT net_contribution FROM intermediate.int_pnl_monthly_computed WHERE month = ?",
-    ),
-}
+
+def reconciliation_checks() -> dict[str, tuple[str, str]]:
+    """Month ?'s checks that the quality gate's reconciliation (expectations.suites.reconciliation_sql,
+    added to the sheet as well) does not make: each puts a mart total beside the same total computed
+    from the raw layer (vendor JSON, finance inputs) without the dbt models. Parameter: the month, as
+    often as `?`."""
+    raw_orders = "raw_shopify.orders WHERE NOT CAST(record->>'test' AS BOOLEAN)"
+    return {
+        "P&L cost lines vs finance cs_costs": (
+            "SELECT cost_staffing + cost_platform + cost_other FROM intermediate.int_pnl_monthly_computed "
+            "WHERE month = ?",
+            f"""SELECT sum({to_reporting("c.amount", "c.currency", "f.rate_to_reporting")})
+                FROM raw_finance.cs_costs c LEFT JOIN raw_finance.fx_rates f USING (month, currency)
+                WHERE c.month = ?""",
+        ),
+        "orders in the ledger vs Shopify non-test orders": (
+            "SELECT count(*) FROM intermediate.int_orders_enriched WHERE order_month = ?",
+            f"""SELECT count(*) FROM {raw_orders}
+                  AND {local_month("CAST(record->>'created_at' AS TIMESTAMPTZ)")} = ?""",
+        ),
+        "all refunds booked vs successful Shopify refund transactions (order currency)": (
+            "SELECT sum(amount_original) FROM intermediate.int_refunds_booked WHERE refund_month = ?",
+            f"""WITH refunds AS (SELECT unnest(json_extract(record, '$.refunds[*]')) AS r FROM {raw_orders}),
+                txns AS (SELECT r, unnest(json_extract(r, '$.transactions[*]')) AS t FROM refunds)
+                SELECT sum(CAST(t->>'amount' AS DECIMAL(18, 2))) FROM txns
+                WHERE t->>'kind' = 'refund' AND t->>'status' = 'success'
+                  AND {local_month("CAST(r->>'created_at' AS TIMESTAMPTZ)")} = ?""",
+        ),
+        "published P&L net contribution vs computed (the difference is adjustments)": (
+            "SELECT net_contribution FROM marts.cs_pnl_monthly_wide WHERE month = ?",
+            "SELECT net_contribution FROM intermediate.int_pnl_monthly_computed WHERE month = ?",
+        ),
+    }
 
 
 class CloseError(RuntimeError):
@@ -183,10 +170,12 @@ def pack_tables(con: duckdb.DuckDBPyConnection, month: str) -> dict[str, tuple[l
     for sheet, query in PACK_SHEETS.items():
         cur = con.execute(query, [month] * query.count("?"))
         out[sheet] = ([d[0] for d in cur.description], cur.fetchall())
-    recon = []
-    settings = project_vars()
-    for check, (mart_sql, template) in RECONCILIATION.items():
-        source_sql = template.format(**settings)
+    gate = con.execute(
+        f"SELECT measure, mart_total, raw_total FROM ({reconciliation_sql()}) WHERE month = ? ORDER BY measure",
+        [month],
+    ).fetchall()
+    recon = [(f"{measure} vs raw", mart, raw, mart - raw, mart == raw) for measure, mart, raw in gate]
+    for check, (mart_sql, source_sql) in reconciliation_checks().items():
         mart = con.execute(mart_sql, [month] * mart_sql.count("?")).fetchall()[0][0] or 0
         source = con.execute(source_sql, [month] * source_sql.count("?")).fetchall()[0][0] or 0
         recon.append((check, mart, source, mart - source, mart == source))

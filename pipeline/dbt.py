@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -23,6 +24,7 @@ class DbtFailed(RuntimeError):
     """dbt exited non-zero: a model, a data test or a unit test failed (its output is in the message)."""
 
 
+@cache
 def project_vars() -> dict:
     """The business-rule settings as dbt_project.yml declares them (for Python steps that need them)."""
     import yaml

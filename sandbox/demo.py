@@ -31,6 +31,7 @@ def run_demo(sim: Path) -> None:
     configure()  # before anything imports airflow
     os.environ["FINANCE_INPUTS_DIR"] = str(sim / "finance")
     from ingest.paths import warehouse_path
+    from pipeline.publish import published_dir
     from pipeline.run import run_pipeline
     from sandbox.answer_key import AnswerKey
     from sandbox.pull import connections_of
@@ -56,7 +57,7 @@ def run_demo(sim: Path) -> None:
     print(f"    {checked:,} rows compared: " + ("all equal, to the cent" if not problems else "DIFFERENCES"))
     for p in problems:
         print(f"    {p}")
-    published = Path(os.environ.get("PUBLISHED_DIR", warehouse.parent / "published"))
+    published = published_dir()
     print(f"\n    warehouse: {warehouse}")
     print(f"    published for BI (read-only): {published / 'marts.duckdb'}")
     print(f"    report: {published / 'report.html'}")

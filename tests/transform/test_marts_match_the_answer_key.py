@@ -23,11 +23,6 @@ from tests.sandbox.world import OTHER_AGENT, World, t
 MARTS = (*KEYS, "dim_customers", "dim_agents")
 
 
-def build(sim: Path, *, advance_days: int = 0, variables: dict | None = None, full_refresh: bool = False) -> int:
-    """Pull the sandbox into the warehouse and run dbt build; returns the clock the data describes."""
-    return pull_and_build(sim, advance_days=advance_days, variables=variables, full_refresh=full_refresh)
-
-
 def assert_equal_to_answer_key(warehouse: Path, key: AnswerKey) -> None:
     checked, problems = compare(warehouse, key.marts())
     assert not problems, "\n".join(problems)
@@ -46,13 +41,13 @@ def marts_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
 @pytest.mark.parametrize("seed", [1, 2])
 def test_marts_equal_the_answer_key_to_the_cent(seed, tiny, tiny_seed2, data_dir):
     sim = tiny if seed == 1 else tiny_seed2
-    clock = build(sim)
+    clock = pull_and_build(sim)
     assert_equal_to_answer_key(data_dir / "warehouse.duckdb", AnswerKey(sim, as_of=clock))
 
 
 def test_an_incremental_run_after_a_day_equals_a_full_refresh(tiny, data_dir):
-    build(tiny)
-    clock = build(tiny, advance_days=1)  # incremental: staging merges only what was extracted since
+    pull_and_build(tiny)
+    clock = pull_and_build(tiny, advance_days=1)  # incremental: staging merges only what was extracted since
     incremental = marts_snapshot(data_dir / "warehouse.duckdb")
     run_dbt("build", as_of=from_us(clock).isoformat(), full_refresh=True, quiet=True)
     assert marts_snapshot(data_dir / "warehouse.duckdb") == incremental
@@ -66,7 +61,7 @@ def test_a_sku_without_a_cost_fails_the_build_and_names_it(tiny, data_dir, tmp_p
     costs = (sim / "finance" / "product_costs.csv").read_text().splitlines()
     (sim / "finance" / "product_costs.csv").write_text("\n".join(r for r in costs if not r.startswith(sku + ",")))
     with pytest.raises(DbtFailed) as failed:
-        build(sim)
+        pull_and_build(sim)
     assert "order_cogs_is_known" in str(failed.value)
     con = duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True)
     try:
@@ -110,7 +105,7 @@ def test_a_third_campaign_is_one_declaration(tmp_path, data_dir):
         },
         "attribution_priority": ["winback", "vip", "upsell", "coupon"],
     }  # fmt: skip
-    clock = build(sim, variables=declared)
+    clock = pull_and_build(sim, variables=declared)
     rules = Rules()
     rules.campaigns.insert(1, Campaign("vip", "touch", "cs-vip", 3, False, "non_renewal"))
     assert_equal_to_answer_key(data_dir / "warehouse.duckdb", AnswerKey(sim, as_of=clock, rules=rules))
