@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import resource
 import time
-from concurrent.futures import ThreadPoolExecutor
 
-from ingest.extract import extract_vendor
-from ingest.load import connect, load_vendor
-from ingest.vendors import CLIENTS
+from ingest.extract import extract_all_vendors
+from ingest.load import load_all_vendors
 
 
 def cpu_seconds() -> float:
@@ -23,17 +21,12 @@ def cpu_seconds() -> float:
 
 def main() -> dict:
     wall, cpu = time.monotonic(), cpu_seconds()
-    with ThreadPoolExecutor(len(CLIENTS)) as pool:
-        results = list(pool.map(extract_vendor, CLIENTS))
-    records = sum(m["records"] for manifests in results for m in manifests)
+    results = extract_all_vendors()
+    records = sum(m["records"] for manifests in results.values() for m in manifests)
     extract_wall, extract_cpu = time.monotonic() - wall, cpu_seconds() - cpu
-    con = connect()
-    try:
-        started = time.monotonic()
-        rows = sum(r["rows_in"] for vendor in CLIENTS for r in load_vendor(vendor, con))
-        load_wall = time.monotonic() - started
-    finally:
-        con.close()
+    started = time.monotonic()
+    rows = sum(r["rows_in"] for loads in load_all_vendors().values() for r in loads)
+    load_wall = time.monotonic() - started
     out = {
         "records": records,
         "extract_wall_s": round(extract_wall, 2),

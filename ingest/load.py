@@ -190,3 +190,14 @@ def load_vendor(vendor: str, con: duckdb.DuckDBPyConnection | None = None) -> li
     finally:
         if own:
             con.close()
+
+
+def load_all_vendors(con: duckdb.DuckDBPyConnection | None = None) -> dict[str, list[dict]]:
+    """Every vendor's pending landing files, one vendor after the other (the single writer)."""
+    own = con is None
+    con = con or connect()
+    try:
+        return {vendor: load_vendor(vendor, con) for vendor in CLIENTS}
+    finally:
+        if own:
+            con.close()

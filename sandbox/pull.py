@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -31,22 +30,13 @@ def connections_of(box: Sandbox, unthrottled: bool = True):
         os.environ.update(saved)
 
 
-def extract_all(window=None) -> dict[str, list[dict]]:
-    from ingest.extract import extract_vendor
-    from ingest.vendors import CLIENTS
-
-    with ThreadPoolExecutor(len(CLIENTS)) as pool:
-        return dict(zip(CLIENTS, pool.map(lambda v: extract_vendor(v, window), CLIENTS), strict=True))
-
-
 def load_all(finance_dir: Path | None = None) -> dict:
     from ingest.finance import load_finance_inputs
-    from ingest.load import connect, load_vendor
-    from ingest.vendors import CLIENTS
+    from ingest.load import connect, load_all_vendors
 
     con = connect()
     try:
-        loads = {vendor: load_vendor(vendor, con) for vendor in CLIENTS}
+        loads = load_all_vendors(con)
         finance = load_finance_inputs(con, finance_dir) if finance_dir else None
     finally:
         con.close()
@@ -56,7 +46,9 @@ def load_all(finance_dir: Path | None = None) -> dict:
 def pull(box: Sandbox, sim: Path, window=None) -> dict:
     """Extract everything the sandbox serves at its clock, load it and the sandbox's finance inputs."""
     with connections_of(box, unthrottled=not box.control.rate_limits):
-        extracted = extract_all(window)
+        from ingest.extract import extract_all_vendors
+
+        extracted = extract_all_vendors(window)
     return {"extracted": extracted, **load_all(sim / "finance")}
 
 

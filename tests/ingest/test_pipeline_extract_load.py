@@ -21,9 +21,9 @@ import duckdb
 import pytest
 
 from ingest.connections import get_connection
-from ingest.extract import ExtractFailed, Window, extract_endpoint, extract_vendor
+from ingest.extract import ExtractFailed, Window, extract_all_vendors, extract_endpoint, extract_vendor
 from ingest.http import AuthError
-from ingest.load import connect, load_vendor
+from ingest.load import load_all_vendors
 from ingest.vendors import CLIENTS
 from sandbox.calendar import DAY
 from sandbox.emulators.server import Sandbox
@@ -95,20 +95,6 @@ def use(box: Sandbox, monkeypatch) -> None:
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", value)
 
 
-def extract_all(window: Window | None = None) -> dict[str, list[dict]]:
-    with ThreadPoolExecutor(len(CLIENTS)) as pool:
-        return dict(zip(CLIENTS, pool.map(lambda v: extract_vendor(v, window), CLIENTS), strict=True))
-
-
-def load_all() -> None:
-    con = connect()
-    try:
-        for vendor in CLIENTS:
-            load_vendor(vendor, con)
-    finally:
-        con.close()
-
-
 def raw_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
@@ -126,10 +112,10 @@ def test_heavy_faults_lose_nothing_and_double_nothing(tiny, env, monkeypatch):
     monkeypatch.setenv("HTTP_READ_TIMEOUT_S", "0.5")  # the emulator's slow responses become client timeouts
     with Sandbox(tiny, faults="heavy", rate_limits=False, recharge_retention_days=0, slow_seconds=1.0) as box:
         use(box, monkeypatch)
-        results = extract_all()
+        results = extract_all_vendors()
         stats = box.stats()
         clock = box.clock_us
-    load_all()
+    load_all_vendors()
     checked = assert_raw_equals_sandbox(tiny, clock, env / "warehouse.duckdb")
     retries = sum(m["retries"] for ms in results.values() for m in ms)
     faults = {
@@ -144,11 +130,11 @@ def test_heavy_faults_lose_nothing_and_double_nothing(tiny, env, monkeypatch):
 def test_incremental_run_fetches_only_what_changed(tiny, env, monkeypatch):
     with Sandbox(tiny, faults="none", rate_limits=False, recharge_retention_days=0) as box:
         use(box, monkeypatch)
-        first = extract_all()
-        load_all()
+        first = extract_all_vendors()
+        load_all_vendors()
         box.advance(DAY // 1_000_000)
-        second = extract_all()
-        load_all()
+        second = extract_all_vendors()
+        load_all_vendors()
         clock = box.clock_us
     assert_raw_equals_sandbox(tiny, clock, env / "warehouse.duckdb")
     for vendor in ("recharge", "shopify", "gorgias"):
@@ -163,11 +149,11 @@ def test_same_interval_twice_gives_identical_raw_tables(tiny, env, monkeypatch):
     with Sandbox(tiny, faults="none", rate_limits=False, recharge_retention_days=0) as box:
         use(box, monkeypatch)
         window = Window(full_refresh=True)
-        extract_all(window)
-        load_all()
+        extract_all_vendors(window)
+        load_all_vendors()
         once = raw_snapshot(env / "warehouse.duckdb")
-        extract_all(window)
-        load_all()
+        extract_all_vendors(window)
+        load_all_vendors()
         twice = raw_snapshot(env / "warehouse.duckdb")
     assert once == twice
     assert sum(len(v) for v in once.values()) > 1000
@@ -176,7 +162,7 @@ def test_same_interval_twice_gives_identical_raw_tables(tiny, env, monkeypatch):
 def test_a_killed_load_is_recovered_by_the_next_run(tiny, env, monkeypatch):
     with Sandbox(tiny, faults="none", rate_limits=False, recharge_retention_days=0) as box:
         use(box, monkeypatch)
-        extract_all()
+        extract_all_vendors()
         clock = box.clock_us
     cmd = [sys.executable, "-m", "ingest", "load", *[a for v in CLIENTS for a in ("--vendor", v)]]
     killed = 0
@@ -199,7 +185,7 @@ def test_bad_credentials_fail_at_once_naming_the_connection_and_never_the_secret
     with Sandbox(tiny, faults="none", rate_limits=False) as box:
         use(box, monkeypatch)
         secrets = [json.loads(v)["password"] for v in box.connections().values()]
-        extract_all()  # a full run with good credentials: its logs must not show them either
+        extract_all_vendors()  # a full run with good credentials: its logs must not show them either
         bad = dict(json.loads(box.connections()["shopify_default"]), password="wrong-token")
         monkeypatch.setenv("AIRFLOW_CONN_SHOPIFY_DEFAULT", json.dumps(bad))
         started = time.monotonic()
