@@ -24,6 +24,7 @@ from typing import Any
 import duckdb
 
 from expectations.suites import Dataset, Layer, build_suite, datasets
+from ingest.paths import data_dir, warehouse_path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # offline: no usage statistics, ever
 
@@ -93,19 +94,11 @@ class DataQualityFailed(RuntimeError):
         self.result = result
 
 
-def data_dir() -> Path:
-    return Path(os.environ.get("DATA_DIR", "data"))
-
-
-def default_warehouse() -> Path:
-    return Path(os.environ.get("WAREHOUSE_PATH", data_dir() / "warehouse.duckdb"))
-
-
 def validate(layer: Layer, warehouse: Path | str | None = None, run_id: str | None = None) -> Result:
     """Validate every suite of `layer` ("raw" | "marts") against the warehouse; raise DataQualityFailed
     on any failure (after recording the results and building Data Docs)."""
     started = time.monotonic()
-    path = Path(warehouse) if warehouse else default_warehouse()
+    path = Path(warehouse) if warehouse else warehouse_path()
     sets = datasets(layer)
     now = dt.datetime.now(dt.UTC)
     result = Result(run_id or f"{layer}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", layer, now)

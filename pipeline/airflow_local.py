@@ -16,7 +16,9 @@ DAGS = REPO / "dags"
 
 def configure(data_dir: Path | None = None) -> Path:
     """Point Airflow at a local home under DATA_DIR and at this repo's DAGs (idempotent)."""
-    home = Path(data_dir or os.environ.get("DATA_DIR", "data")).resolve() / "airflow"
+    from ingest.paths import data_dir as default_data_dir
+
+    home = Path(data_dir or default_data_dir()).resolve() / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("AIRFLOW_HOME", str(home))
     os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))

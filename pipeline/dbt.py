@@ -17,6 +17,8 @@ import sys
 from functools import cache
 from pathlib import Path
 
+from ingest.paths import warehouse_path
+
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 
 
@@ -41,8 +43,7 @@ def dbt_env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DBT_VERSION_CHECK", "false")
-    if "WAREHOUSE_PATH" not in env:  # the profile's default is relative to the project dir: pin it
-        env["WAREHOUSE_PATH"] = str(Path(env.get("DATA_DIR", "data")).resolve() / "warehouse.duckdb")
+    env["WAREHOUSE_PATH"] = str(warehouse_path().resolve())  # the profile's fallback is relative: pin it
     return env
 
 

@@ -17,11 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from ingest.paths import data_dir
 from sandbox.company import SCALES
-
-
-def data_dir() -> Path:
-    return Path(os.environ.get("DATA_DIR", "data"))
 
 
 def simulation_dir(scale: str, seed: int) -> Path:
