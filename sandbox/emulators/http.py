@@ -29,6 +29,33 @@ from sandbox.emulators.engine import BadParam, fmt_ts
 
 FAULT_KINDS = ("5xx", "429", "slow", "truncated", "html", "repeat")
 FORCED_ONLY_KINDS = ("401",)  # injected by tests only (a credential rotated mid-run), never drawn at random
+DRIFTS = ("new_field", "missing_field", "type_change")  # schema drift a vendor ships without notice (tests)
+
+
+@dataclass
+class Drift:
+    """The next successful page of a route changes shape: `field` is added, dropped or given another
+    type in its first `records` records (0 = all)."""
+
+    route: str  # the end of the route pattern, e.g. "/api/tickets" (its list, not "/api/tickets/{id}")
+    change: str
+    field: str
+    records: int = 0
+    value: object = None  # new_field / type_change: the value put there
+    applied_to: list = field(default_factory=list)  # ids of the records it changed
+
+    def apply(self, body: bytes) -> bytes:
+        doc = json.loads(body)
+        records = next(v for v in doc.values() if isinstance(v, list))
+        for rec in records[: self.records or None]:
+            if self.change == "missing_field":
+                rec.pop(self.field, None)
+            else:
+                rec[self.field] = self.value
+            self.applied_to.append(rec.get("id"))
+        return json.dumps(doc).encode()
+
+
 FAULT_RATES = {"none": 0.0, "light": 0.02, "heavy": 0.08}  # probability per kind per data request
 MAX_CONSECUTIVE_FAULTS = 3  # per path, so a retrying client always finishes
 
@@ -412,7 +439,14 @@ class VendorApp:
         self.bucket = LeakyBucket(vendor.bucket_size, vendor.leak_per_s)
         self.faults = Faults(f"{seed}:{vendor.name}")
         self.stats = Stats(vendor.window_s)
+        self.drifts: deque[Drift] = deque()
         control.apps[vendor.name] = self
+
+    def drift(self, drift: Drift) -> Drift:
+        if drift.change not in DRIFTS:
+            raise ValueError(f"drift must be one of {DRIFTS}")
+        self.drifts.append(drift)
+        return drift
 
     def inject(self, kind: str, count: int = 1) -> None:
         if kind not in FAULT_KINDS + FORCED_ONLY_KINDS:
@@ -474,6 +508,11 @@ class VendorApp:
                     resp = Response(200, HTML_BODY, content_type="text/html; charset=utf-8")
                 else:
                     kind = None
+            if resp.status == 200 and kind != "html" and self.drifts:
+                drift = next((d for d in self.drifts if key.endswith(d.route)), None)
+                if drift is not None:
+                    self.drifts.remove(drift)
+                    resp.body = drift.apply(resp.body)
         self.faults.settle(key, kind, forced)
         return resp, kind
 

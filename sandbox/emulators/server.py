@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from sandbox.emulators.easypost import EasyPost
 from sandbox.emulators.gorgias import Gorgias
-from sandbox.emulators.http import Control, EmulatorServer, Vendor, VendorApp
+from sandbox.emulators.http import Control, Drift, EmulatorServer, Vendor, VendorApp
 from sandbox.emulators.recharge import Recharge
 from sandbox.emulators.shopify import Shopify
 
@@ -151,6 +151,10 @@ class Sandbox:
     def inject(self, vendor: str, kind: str, count: int = 1) -> None:
         """Force the next `count` data requests of a vendor to fail with one fault kind (tests)."""
         self.apps[vendor].inject(kind, count)
+
+    def drift(self, vendor: str, route: str, change: str, field: str, records: int = 0, value: object = None) -> Drift:
+        """The next page of `route` ships a schema change (tests); the returned Drift lists the ids it hit."""
+        return self.apps[vendor].drift(Drift(route, change, field, records, value))
 
     def stats(self) -> dict[str, dict]:
         return {name: app.stats.snapshot() for name, app in self.apps.items()}
