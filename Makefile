@@ -11,9 +11,12 @@ export GX_ANALYTICS_ENABLED := false
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 SCALE ?= demo
 SEED ?= 1
+BENCH_SCALE := $(if $(filter command line environment,$(origin SCALE)),$(SCALE),large)
+DLT_VENV := .venv-dlt
+DLT_STAMP := $(DLT_VENV)/.synced-$(shell sha1sum bench/requirements-dlt.txt | cut -c1-12)
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo run up browser test test-fast lint format sandbox answer-key transform lock clean
+.PHONY: help install demo run up browser test test-fast test-reliability bench lint format sandbox answer-key transform lock clean
 
 help: ## list the entry points
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -45,6 +48,18 @@ test: install ## the whole test suite (what CI runs)
 
 test-fast: install ## tests not marked slow
 	$(BIN)/python -m pytest -q -m "not slow"
+
+test-reliability: install ## kills, heavy faults, readers, drift, bad finance, calendar edges (RELIABILITY_KILLS=20 RELIABILITY_READER_RUNS=5)
+	RELIABILITY_REPORT=$(DATA_DIR)/bench/reliability.json $(BIN)/python -m pytest -q -s -m reliability tests/reliability
+
+# dlt is the benchmark's peer loader only: its own venv, never in the project's lock.
+$(DLT_STAMP): bench/requirements-dlt.txt
+	$(PYTHON) -m venv $(DLT_VENV)
+	$(DLT_VENV)/bin/python -m pip install -q --disable-pip-version-check -r bench/requirements-dlt.txt
+	rm -f $(DLT_VENV)/.synced-* && touch $@
+
+bench: install $(DLT_STAMP) ## time every stage at SCALE (default large) beside hand-written SQL and dlt -> data/bench/
+	$(BIN)/python -m bench --scale $(BENCH_SCALE) --seed $(SEED)
 
 lint: install ## ruff lint + format check
 	$(BIN)/ruff check .

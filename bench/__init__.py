@@ -1,0 +1,1 @@
+"""The benchmark (`make bench`): our pipeline stage by stage, beside two references."""

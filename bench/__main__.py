@@ -1,0 +1,290 @@
+"""`make bench`: time every pipeline stage on the sandbox at one scale, beside two references, in one run.
+
+    python -m bench [--scale large] [--seed 1] [--skip-dlt]
+
+Stages (each in its own process, so wall time, CPU time and peak memory are its own): extract + land,
+load, full `dbt build`, the GX gate, publish; then the sandbox moves on one day and the daily run
+repeats incrementally. References, on the same data in the same run:
+- the engine's limit: `bench/marts_by_hand.sql`, the marts in one hand-written DuckDB script
+  (ratio `transform_vs_hand_sql` = full dbt build ÷ that script);
+- a peer loader: dlt (its own venv, `.venv-dlt`) loading the same emulator pages into DuckDB
+  (ratio `extract_load_vs_dlt` = our extract + load ÷ dlt's run).
+Writes $DATA_DIR/bench/bench.json and bench.md. Ratios travel across noisy machines; seconds do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+from ingest.paths import data_dir
+
+ROOT = Path(__file__).resolve().parent.parent
+DLT_PYTHON = ROOT / ".venv-dlt" / "bin" / "python"
+GIB = 1024**3
+GOALS = {  # the issue's goals: (what, limit, how it is compared)
+    "transform_vs_hand_sql": ("full dbt build ÷ hand-written SQL", 1.5, "<="),
+    "extract_load_vs_dlt": ("our extract + load ÷ dlt", 1.0, "<"),
+    "dbt_incremental_wall_s": ("incremental dbt build after one day, wall s (at large)", 30.0, "<"),
+    "peak_memory_gib": ("peak memory of any stage, GiB", 4.0, "<"),
+}
+
+
+class Measured(dict):
+    """wall_s, cpu_s (the process and every child it waited for), peak_rss_mib (the largest of: the
+    biggest single process, and the process tree's summed RSS sampled every 50 ms), plus the stage's
+    own summary."""
+
+
+def measure(name: str, argv: list[str], env: dict[str, str], log: Path) -> Measured:
+    started = time.monotonic()
+    with open(log, "w") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=ROOT)
+    peak_tree = sample_tree_rss(proc.pid)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.monotonic() - started
+    tail = log.read_text(errors="replace").strip().splitlines()
+    if proc.returncode != 0:
+        raise SystemExit(f"bench stage {name} failed (exit {proc.returncode}); its output is in {log}:\n" +
+                         "\n".join(tail[-30:]))  # fmt: skip
+    summary = next((json.loads(line) for line in reversed(tail) if line.startswith("{")), {})
+    peak = max(usage.ru_maxrss * 1024, peak_tree.value)  # ru_maxrss is KiB on Linux
+    m = Measured(
+        wall_s=round(wall, 2), cpu_s=round(usage.ru_utime + usage.ru_stime, 2), peak_rss_mib=round(peak / 2**20)
+    )
+    m.update(summary)
+    print(f"  {name:<22} {m['wall_s']:>8.1f} s wall {m['cpu_s']:>8.1f} s CPU {m['peak_rss_mib']:>7,} MiB  {summary}",
+          flush=True)  # fmt: skip
+    return m
+
+
+class _Peak:
+    value = 0
+
+
+def sample_tree_rss(pid: int) -> _Peak:
+    """Sum the RSS of a process and its descendants every 50 ms until it exits (a background thread)."""
+    peak = _Peak()
+
+    def run() -> None:
+        try:
+            root = psutil.Process(pid)
+            while root.status() != psutil.STATUS_ZOMBIE:
+                total = 0
+                for p in [root, *root.children(recursive=True)]:
+                    with contextlib.suppress(psutil.Error):  # a child may end between listing and reading
+                        total += p.memory_info().rss
+                peak.value = max(peak.value, total)
+                time.sleep(0.05)
+        except psutil.Error:
+            pass
+
+    threading.Thread(target=run, daemon=True).start()
+    return peak
+
+
+class Emulators:
+    """The sandbox's vendor emulators in a process of their own (the vendors' side: not a stage)."""
+
+    def __init__(self, sim: Path, log: Path):
+        argv = [sys.executable, "-m", "sandbox.emulators", str(sim), "--no-rate-limits", "--retention-days", "0"]
+        with open(log, "w") as err:
+            self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
+        self.connections: dict[str, str] = {}
+        while len(self.connections) < 4:
+            line = self.proc.stdout.readline()
+            if not line:
+                raise SystemExit(f"the sandbox emulators stopped before serving; see {log}")
+            name, _, value = line.removeprefix("export ").strip().partition("=")
+            conn = json.loads(value.strip("'"))
+            conn.setdefault("extra", {})["rate_limit_per_second"] = 0  # the emulators run without limits
+            self.connections[name.removeprefix("AIRFLOW_CONN_")] = json.dumps(conn)
+
+    def control(self, action: str, body: dict | None = None) -> dict:
+        host = json.loads(next(iter(self.connections.values())))["host"]
+        request = urllib.request.Request(
+            f"{host}/__sandbox__/{action}", data=json.dumps(body).encode() if body else None
+        )
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return json.loads(r.read())
+
+    def peak_rss_mib(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) // 1024
+        return 0
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(60)
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("duckdb", "dbt-core", "dbt-duckdb", "apache-airflow", "great-expectations", "astronomer-cosmos"):
+        out[dist] = metadata.version(dist)
+    if DLT_PYTHON.exists():
+        cmd = [str(DLT_PYTHON), "-c", "import dlt, duckdb; print(dlt.__version__, duckdb.__version__)"]
+        dlt_version, dlt_duckdb = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.split()
+        out |= {"dlt": dlt_version, "duckdb (dlt's venv)": dlt_duckdb}
+    return out
+
+
+def machine() -> dict:
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())  # fmt: skip
+    return {"cores": os.cpu_count(), "memory_gib": round(psutil.virtual_memory().total / GIB, 1), "cpu": model}
+
+
+def run(scale: str, seed: int, skip_dlt: bool = False) -> dict:
+    from sandbox.__main__ import ensure_generated
+
+    sim = ensure_generated(scale, seed)
+    out_dir = data_dir() / "bench"
+    work = out_dir / "run"  # the bench's own DATA_DIR: a fresh warehouse and landing every time
+    shutil.rmtree(work, ignore_errors=True)
+    (work / "logs").mkdir(parents=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    env |= {"DATA_DIR": str(work), "FINANCE_INPUTS_DIR": str(sim / "finance"), "PYTHONPATH": str(ROOT)}
+    for name in ("WAREHOUSE_PATH", "LANDING_DIR", "PUBLISHED_DIR", "EXPORTS_DIR"):
+        env.pop(name, None)
+    logs = work / "logs"
+    stages: dict[str, Measured] = {}
+
+    def record(key: str, argv: list[str]) -> None:
+        stages[key] = measure(key, argv, env, logs / f"{key}.log")
+        # what is measured so far survives a run stopped halfway (a large run takes a while)
+        (out_dir / "bench.partial.json").write_text(json.dumps({"scale": scale, "stages": stages}, indent=2))
+
+    def stage(name: str, *args: str, key: str | None = None) -> None:
+        record(key or name, [sys.executable, "-m", "bench.stage", name, *args])
+
+    print(f"bench: scale {scale}, seed {seed}; logs in {logs}", flush=True)
+    emulators = Emulators(sim, logs / "emulators.log")
+    try:
+        env |= {f"AIRFLOW_CONN_{k}": v for k, v in emulators.connections.items()}
+        as_of = emulators.control("clock")["clock"]
+        stage("extract_land")
+        stage("load")
+        if not skip_dlt:
+            record("dlt_reference", [str(DLT_PYTHON), str(ROOT / "bench" / "dlt_reference.py"), "--out",
+                                     str(work / "dlt.duckdb")])  # fmt: skip
+        stage("dbt_full", as_of)
+        hand_copy = work / "reference_copy.duckdb"  # the same raw tables in a file of its own (not "hand.duckdb": the
+        # script writes schema `hand`, and a catalog of that name would shadow it)
+        shutil.copy(work / "warehouse.duckdb", hand_copy)
+        record("hand_sql_reference", [sys.executable, "-m", "bench.hand_sql", str(hand_copy), as_of])
+        hand_copy.unlink()
+        stage("gx_gate")
+        stage("publish")
+
+        as_of = emulators.control("advance", {"days": 1})["clock"]
+        print(f"bench: the sandbox moved on one day, to {as_of}", flush=True)
+        stage("extract_land", key="daily_extract_land")
+        stage("load", key="daily_load")
+        stage("dbt_incremental", as_of)
+        stage("gx_gate", key="daily_gx_gate")
+        stage("publish", key="daily_publish")
+        emulator_peak = emulators.peak_rss_mib()
+    finally:
+        emulators.stop()
+    result = summarize(scale, seed, stages, emulator_peak)
+    (out_dir / "bench.partial.json").unlink(missing_ok=True)
+    (out_dir / "bench.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out_dir / "bench.md").write_text(markdown(result))
+    print(markdown(result), flush=True)
+    print(f"bench: wrote {out_dir / 'bench.json'} and {out_dir / 'bench.md'}", flush=True)
+    return result
+
+
+def summarize(scale: str, seed: int, stages: dict[str, Measured], emulator_peak_mib: int) -> dict:
+    daily = ("daily_extract_land", "daily_load", "dbt_incremental", "daily_gx_gate", "daily_publish")
+    ours = [s for s in stages if not s.endswith("_reference")]
+    ratios = {
+        "transform_vs_hand_sql": stages["dbt_full"]["wall_s"] / stages["hand_sql_reference"]["wall_s"],
+        "extract_load_vs_dlt": (
+            (stages["extract_land"]["wall_s"] + stages["load"]["wall_s"]) / stages["dlt_reference"]["wall_s"]
+            if "dlt_reference" in stages
+            else None
+        ),
+    }
+    measured = {
+        **ratios,
+        "dbt_incremental_wall_s": stages["dbt_incremental"]["wall_s"],
+        "peak_memory_gib": max(stages[s]["peak_rss_mib"] for s in ours) / 1024,
+    }
+    goals = {}
+    for key, (what, limit, op) in GOALS.items():
+        value = measured[key]
+        judged = value is not None and (key != "dbt_incremental_wall_s" or scale == "large")  # a goal set at large
+        met = (value <= limit if op == "<=" else value < limit) if judged else None
+        goals[key] = {"what": what, "goal": f"{op} {limit}", "measured": rnd(value), "met": met}
+    return {
+        "scale": scale,
+        "seed": seed,
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "machine": machine(),
+        "versions": versions(),
+        **{k: rnd(v) for k, v in ratios.items()},
+        "daily_run_wall_s": rnd(sum(stages[s]["wall_s"] for s in daily)),
+        "stages": dict(stages),
+        "goals": goals,
+        "sandbox_emulators_peak_rss_mib": emulator_peak_mib,  # the vendors' side, not ours: shown, not judged
+    }
+
+
+def rnd(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        f"## Benchmark: scale `{result['scale']}` (seed {result['seed']}), {m['cores']} cores, {m['memory_gib']} GiB,"
+        f" {result['measured_at']}",
+        "",
+        "| stage | wall s | CPU s | peak MiB | summary |",
+        "|---|---:|---:|---:|---|",
+    ]
+    for name, s in result["stages"].items():
+        summary = ", ".join(f"{k} {v}" for k, v in s.items() if k not in ("wall_s", "cpu_s", "peak_rss_mib")
+                            and not isinstance(v, dict))  # fmt: skip
+        lines.append(f"| {name} | {s['wall_s']:.1f} | {s['cpu_s']:.1f} | {s['peak_rss_mib']:,} | {summary} |")
+    lines += ["", f"Daily run (extract → publish, after one simulated day): {result['daily_run_wall_s']} s wall.", ""]
+    lines += ["| goal | target | measured | met |", "|---|---|---:|---|"]
+    for g in result["goals"].values():
+        met = {True: "yes", False: "**no**", None: "not judged at this scale" if g["measured"] else "not measured"}[
+            g["met"]
+        ]
+        lines.append(f"| {g['what']} | {g['goal']} | {g['measured']} | {met} |")
+    lines += ["", f"Sandbox emulators (the vendors' side, not judged): {result['sandbox_emulators_peak_rss_mib']:,} MiB"
+              " peak.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scale", default="large", choices=["tiny", "demo", "large"])
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-dlt", action="store_true", help="leave out the dlt reference (no .venv-dlt)")
+    args = parser.parse_args(argv)
+    run(args.scale, args.seed, args.skip_dlt)
+
+
+if __name__ == "__main__":
+    main()
