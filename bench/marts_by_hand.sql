@@ -243,7 +243,7 @@ label_groups AS (
 labels AS (
     SELECT
         g.order_id,
-        count(*) FILTER (WHERE g.label_currency <> 'USD' AND fx.rate IS NULL) AS unknown_currencies,
+        count(*) FILTER (WHERE g.label_currency IS DISTINCT FROM 'USD' AND fx.rate IS NULL) AS unknown_currencies,
         sum(usd(g.label_cost_original, g.label_currency, fx.rate)) AS label_cost
     FROM label_groups AS g
     LEFT JOIN fx ON fx.month = g.order_month AND fx.currency = g.label_currency

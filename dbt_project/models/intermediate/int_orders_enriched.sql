@@ -48,7 +48,9 @@ goods as (
 labels as (
     select
         lb.order_id,
-        count(*) filter (where lb.label_currency <> '{{ var("reporting_currency") }}' and fx.rate_to_reporting is null)
+        -- `is distinct from`: a label with a rate but no currency is unknown too (`<>` would say NULL and skip it)
+        count(*) filter (where lb.label_currency is distinct from '{{ var("reporting_currency") }}'
+                           and fx.rate_to_reporting is null)
             as label_currencies_without_rate,
         sum({{ to_reporting('lb.label_cost_original', 'lb.label_currency', 'fx.rate_to_reporting') }}) as label_cost
     from {{ ref('int_order_labels_matched') }} as lb
