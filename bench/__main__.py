@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -58,10 +59,13 @@ def measure(name: str, argv: list[str], env: dict[str, str], log: Path) -> Measu
     proc.returncode = os.waitstatus_to_exitcode(status)
     wall = time.monotonic() - started
     tail = log.read_text(errors="replace").strip().splitlines()
-    if proc.returncode != 0:
-        raise SystemExit(f"bench stage {name} failed (exit {proc.returncode}); its output is in {log}:\n" +
-                         "\n".join(tail[-30:]))  # fmt: skip
     summary = next((json.loads(line) for line in reversed(tail) if line.startswith("{")), {})
+    if proc.returncode != 0:  # a result too (an out-of-memory kill is a finding): recorded, and the run goes on
+        killed = proc.returncode == -signal.SIGKILL
+        summary = {
+            "failed": "SIGKILL (the kernel's OOM killer?)" if killed else f"exit {proc.returncode}",
+            "log": str(log),
+        }
     peak = max(usage.ru_maxrss * 1024, peak_tree.value)  # ru_maxrss is KiB on Linux
     m = Measured(
         wall_s=round(wall, 2), cpu_s=round(usage.ru_utime + usage.ru_stime, 2), peak_rss_mib=round(peak / 2**20)
@@ -215,17 +219,18 @@ def run(scale: str, seed: int, skip_dlt: bool = False) -> dict:
 def summarize(scale: str, seed: int, stages: dict[str, Measured], emulator_peak_mib: int) -> dict:
     daily = ("daily_extract_land", "daily_load", "dbt_incremental", "daily_gx_gate", "daily_publish")
     ours = [s for s in stages if not s.endswith("_reference")]
+
+    def wall(*names: str) -> float | None:  # None when a stage is missing or failed: no ratio from half a run
+        done = [stages.get(n) for n in names]
+        return None if any(s is None or "failed" in s for s in done) else sum(s["wall_s"] for s in done)
+
     ratios = {
-        "transform_vs_hand_sql": stages["dbt_full"]["wall_s"] / stages["hand_sql_reference"]["wall_s"],
-        "extract_load_vs_dlt": (
-            (stages["extract_land"]["wall_s"] + stages["load"]["wall_s"]) / stages["dlt_reference"]["wall_s"]
-            if "dlt_reference" in stages
-            else None
-        ),
+        "transform_vs_hand_sql": ratio(wall("dbt_full"), wall("hand_sql_reference")),
+        "extract_load_vs_dlt": ratio(wall("extract_land", "load"), wall("dlt_reference")),
     }
     measured = {
         **ratios,
-        "dbt_incremental_wall_s": stages["dbt_incremental"]["wall_s"],
+        "dbt_incremental_wall_s": wall("dbt_incremental"),
         "peak_memory_gib": max(stages[s]["peak_rss_mib"] for s in ours) / 1024,
     }
     goals = {}
@@ -241,11 +246,15 @@ def summarize(scale: str, seed: int, stages: dict[str, Measured], emulator_peak_
         "machine": machine(),
         "versions": versions(),
         **{k: rnd(v) for k, v in ratios.items()},
-        "daily_run_wall_s": rnd(sum(stages[s]["wall_s"] for s in daily)),
+        "daily_run_wall_s": rnd(wall(*daily)),
         "stages": dict(stages),
         "goals": goals,
         "sandbox_emulators_peak_rss_mib": emulator_peak_mib,  # the vendors' side, not ours: shown, not judged
     }
+
+
+def ratio(ours: float | None, reference: float | None) -> float | None:
+    return None if ours is None or not reference else ours / reference
 
 
 def rnd(value: float | None) -> float | None:
