@@ -35,9 +35,12 @@ def parse_all(tmp_path) -> dict:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "PYTHONPATH": os.pathsep.join([str(DAGS.parent), str(DAGS)]),
     }
-    proc = subprocess.run(
-        [sys.executable, "-c", PARSE, *map(str, DAG_FILES)], env=env, capture_output=True, text=True, check=True
-    )
+    # Twice: the first parse after an install also compiles the imports' bytecode (a fresh venv has none), which
+    # the DAG processor pays once; it re-parses every file every few seconds after that. The second is the figure.
+    for _ in range(2):
+        proc = subprocess.run(
+            [sys.executable, "-c", PARSE, *map(str, DAG_FILES)], env=env, capture_output=True, text=True, check=True
+        )
     line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT"))
     return json.loads(line.removeprefix("RESULT"))
 
