@@ -26,7 +26,8 @@ $(BIN)/python:
 
 $(STAMP): requirements.lock | $(BIN)/python
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	# --compile-bytecode: imports never pay for compiling, even where PYTHONDONTWRITEBYTECODE is set (DAG parses, dbt runs)
+	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	rm -f $(VENV)/.synced-* && touch $@
 
 install: $(STAMP) ## create .venv from the python3 on PATH (or PYTHON=...) and install the lock

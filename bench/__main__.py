@@ -32,6 +32,7 @@ from pathlib import Path
 import psutil
 
 from ingest.paths import data_dir
+from sandbox.pull import without_rate_limit
 
 ROOT = Path(__file__).resolve().parent.parent
 DLT_PYTHON = ROOT / ".venv-dlt" / "bin" / "python"
@@ -114,9 +115,7 @@ class Emulators:
             if not line:
                 raise SystemExit(f"the sandbox emulators stopped before serving; see {log}")
             name, _, value = line.removeprefix("export ").strip().partition("=")
-            conn = json.loads(value.strip("'"))
-            conn.setdefault("extra", {})["rate_limit_per_second"] = 0  # the emulators run without limits
-            self.connections[name.removeprefix("AIRFLOW_CONN_")] = json.dumps(conn)
+            self.connections[name.removeprefix("AIRFLOW_CONN_")] = without_rate_limit(value.strip("'"))
 
     def control(self, action: str, body: dict | None = None) -> dict:
         host = json.loads(next(iter(self.connections.values())))["host"]

@@ -33,19 +33,15 @@ def load() -> dict:
 
 
 def dbt_full(as_of: str) -> dict:
-    from pipeline.dbt import run_dbt
+    from pipeline import tasks
 
-    return {"summary": done_line(run_dbt("build", as_of=as_of, full_refresh=True, quiet=True))}
+    return {"summary": tasks.dbt_build(as_of, full_refresh=True)}
 
 
 def dbt_incremental(as_of: str) -> dict:
-    from pipeline.dbt import run_dbt
+    from pipeline import tasks
 
-    return {"summary": done_line(run_dbt("build", as_of=as_of, quiet=True))}
-
-
-def done_line(output: str) -> str:
-    return next((line.split("  ", 1)[-1] for line in output.splitlines() if "Done. PASS=" in line), "done")
+    return {"summary": tasks.dbt_build(as_of)}
 
 
 def gx_gate() -> dict:

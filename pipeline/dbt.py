@@ -20,6 +20,7 @@ from pathlib import Path
 from ingest.paths import warehouse_path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+MANIFEST = PROJECT_DIR / "target" / "manifest.json"  # `dbt parse` writes it; the transform DAG renders from it
 
 
 class DbtFailed(RuntimeError):
@@ -80,13 +81,12 @@ def run_dbt(
 
 def ensure_manifest() -> Path:
     """`dbt parse` when the manifest the transform DAG renders from is missing or older than the project."""
-    manifest = PROJECT_DIR / "target" / "manifest.json"
     sources = [PROJECT_DIR / "dbt_project.yml", *PROJECT_DIR.glob("models/**/*"), *PROJECT_DIR.glob("macros/**/*"),
                *PROJECT_DIR.glob("tests/**/*")]  # fmt: skip
     newest = max(p.stat().st_mtime for p in sources if p.is_file())
-    if not manifest.exists() or manifest.stat().st_mtime < newest:
+    if not MANIFEST.exists() or MANIFEST.stat().st_mtime < newest:
         run_dbt("parse", quiet=True)
-    return manifest
+    return MANIFEST
 
 
 def failures(output: str) -> str:

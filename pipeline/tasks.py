@@ -100,11 +100,11 @@ def quality_gate(layer: str) -> dict:
     }
 
 
-def dbt_build(as_of: str | None) -> str:
+def dbt_build(as_of: str | None, full_refresh: bool = False) -> str:
     """One `dbt build` (models, unit and data tests) as of the run's data interval end."""
     from pipeline.dbt import run_dbt
 
-    out = run_dbt("build", as_of=as_of, quiet=True)
+    out = run_dbt("build", as_of=as_of, full_refresh=full_refresh, quiet=True)
     return next((line.split("  ", 1)[-1] for line in out.splitlines() if "Done. PASS=" in line), "done")
 
 

@@ -29,6 +29,8 @@ from sandbox.emulators.engine import BadParam, fmt_ts
 
 FAULT_KINDS = ("5xx", "429", "slow", "truncated", "html", "repeat")
 FORCED_ONLY_KINDS = ("401",)  # injected by tests only (a credential rotated mid-run), never drawn at random
+FAULT_RATES = {"none": 0.0, "light": 0.02, "heavy": 0.08}  # probability per kind per data request
+MAX_CONSECUTIVE_FAULTS = 3  # per path, so a retrying client always finishes
 DRIFTS = ("new_field", "missing_field", "type_change")  # schema drift a vendor ships without notice (tests)
 
 
@@ -55,9 +57,6 @@ class Drift:
             self.applied_to.append(rec.get("id"))
         return json.dumps(doc).encode()
 
-
-FAULT_RATES = {"none": 0.0, "light": 0.02, "heavy": 0.08}  # probability per kind per data request
-MAX_CONSECUTIVE_FAULTS = 3  # per path, so a retrying client always finishes
 
 REASONS = {
     200: "OK",

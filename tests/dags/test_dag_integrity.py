@@ -35,8 +35,8 @@ def parse_all(tmp_path) -> dict:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "PYTHONPATH": os.pathsep.join([str(DAGS.parent), str(DAGS)]),
     }
-    # Twice: the first parse after an install also compiles the imports' bytecode (a fresh venv has none), which
-    # the DAG processor pays once; it re-parses every file every few seconds after that. The second is the figure.
+    # Twice: the first parse after an install also reads every import from a cold disk cache, which the DAG
+    # processor pays once; it re-parses every file every few seconds after that. The second is the figure.
     for _ in range(2):
         proc = subprocess.run(
             [sys.executable, "-c", PARSE, *map(str, DAG_FILES)], env=env, capture_output=True, text=True, check=True
