@@ -12,13 +12,15 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.paths import duckdb_memory_limit
+
 SCRIPT = Path(__file__).with_name("marts_by_hand.sql")
 
 
 def run(warehouse: Path, as_of: str) -> float:
     """Rebuild schema `hand` as of `as_of`; return the wall seconds the script took (not the connect or drop)."""
     script = SCRIPT.read_text()
-    con = duckdb.connect(str(warehouse))
+    con = duckdb.connect(str(warehouse), config={"memory_limit": duckdb_memory_limit()})  # capped like dbt's
     try:
         con.execute("SET enable_progress_bar = false")  # no bar in the benchmark's output
         con.execute("DROP SCHEMA IF EXISTS hand CASCADE")  # a rerun starts clean

@@ -5,6 +5,8 @@ Each endpoint's pending files load in ONE transaction, together with the bookkee
 either everything or nothing, and files already recorded are never loaded twice.
 Merge rule: per id, keep the version with the greatest updated time; a re-extracted identical
 version changes nothing, so running the same interval twice gives the same raw tables.
+Every row a load writes carries that load's `load_id` (increasing, one per load transaction): dbt's
+incremental staging and the raw quality gate read only rows with a load_id above the last they saw.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import duckdb
 
 from ingest.endpoints import Endpoint
 from ingest.landing import write_state
-from ingest.paths import endpoint_landing_dir, warehouse_path
+from ingest.paths import duckdb_memory_limit, endpoint_landing_dir, warehouse_path
 from ingest.vendors import CLIENTS
 
 log = logging.getLogger(__name__)
 
 OPS_DDL = """
 CREATE SCHEMA IF NOT EXISTS ops;
+CREATE SEQUENCE IF NOT EXISTS ops.load_id_seq;
 CREATE TABLE IF NOT EXISTS ops.loaded_files (
     vendor VARCHAR, entity VARCHAR, file VARCHAR, run_id VARCHAR, rows BIGINT, loaded_at TIMESTAMPTZ,
     PRIMARY KEY (vendor, entity, file));
@@ -42,7 +45,8 @@ CREATE TABLE IF NOT EXISTS ops.extract_state (
 def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     path = path or warehouse_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path))
+    # Capped like dbt's DuckDB (default 80% of RAM): beyond it, a large merge spills to disk instead.
+    con = duckdb.connect(str(path), config={"memory_limit": duckdb_memory_limit()})
     con.execute("SET preserve_insertion_order = false")  # raw tables are keyed, not ordered: faster bulk inserts
     con.execute(OPS_DDL)
     return con
@@ -56,7 +60,9 @@ def ensure_raw(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS raw_{ep.vendor}")
     con.execute(f"""CREATE TABLE IF NOT EXISTS {raw_table(ep)} (
         id VARCHAR NOT NULL, updated_at TIMESTAMPTZ, extracted_at TIMESTAMPTZ NOT NULL, run_id VARCHAR NOT NULL,
-        record JSON NOT NULL)""")
+        record JSON NOT NULL, load_id BIGINT)""")
+    # raw tables from before load_id: their rows keep a null load_id (incremental readers see them once, on upgrade)
+    con.execute(f"ALTER TABLE {raw_table(ep)} ADD COLUMN IF NOT EXISTS load_id BIGINT")
 
 
 def pending_manifests(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> list[dict]:
@@ -85,7 +91,8 @@ def load_endpoint(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
     con.execute("BEGIN TRANSACTION")
     try:
         ensure_raw(con, ep)
-        rows_in, merged = merge_files(con, table, files) if files else (0, 0)
+        load_id = con.execute("SELECT nextval('ops.load_id_seq')").fetchall()[0][0]
+        rows_in, merged = merge_files(con, table, files, load_id) if files else (0, 0)
         record_runs(con, ep, manifests, merged)
         watermark = advance_watermark(con, ep, manifests)
         con.execute("COMMIT")
@@ -106,16 +113,17 @@ def load_endpoint(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
     }
 
 
-def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) -> tuple[int, int]:
+def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str], load_id: int) -> tuple[int, int]:
     """Merge landing files into `table`: (rows in, after keeping each id's newest version; rows merged)."""
     # Landing writes `record` as JSON, so the cast is free; older files with JSON text are checked by it.
-    batch = f"SELECT id, updated_at, extracted_at, run_id, record::JSON AS record FROM read_parquet({files!r})"
+    batch = f"""SELECT id, updated_at, extracted_at, run_id, record::JSON AS record, {int(load_id)}::BIGINT AS load_id
+                FROM read_parquet({files!r})"""
     rows, ids = con.execute(f"SELECT count(*), count(DISTINCT id) FROM read_parquet({files!r})").fetchall()[0]
     if ids < rows:  # an id landed more than once (overlapping runs, repeated pages): its newest version only
         batch += """ QUALIFY row_number() OVER (PARTITION BY id ORDER BY updated_at DESC NULLS LAST,
                                                 extracted_at DESC) = 1"""
     if not con.execute(f"SELECT EXISTS (FROM {table})").fetchall()[0][0]:  # nothing to merge with: one bulk insert
-        merged = con.execute(f"INSERT INTO {table} {batch}").fetchall()[0][0]
+        merged = con.execute(f"INSERT INTO {table} BY NAME {batch}").fetchall()[0][0]
         return merged, merged
     con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {batch}")
     rows_in = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
@@ -126,7 +134,7 @@ def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str]) ->
           AND (b.updated_at > t.updated_at
                OR (t.updated_at IS NULL AND b.updated_at IS NOT NULL)
                OR (b.updated_at IS NOT DISTINCT FROM t.updated_at AND b.record::VARCHAR <> t.record::VARCHAR))""")
-    inserted = con.execute(f"INSERT INTO {table} SELECT b.* FROM _batch b ANTI JOIN {table} t ON t.id = b.id")
+    inserted = con.execute(f"INSERT INTO {table} BY NAME SELECT b.* FROM _batch b ANTI JOIN {table} t ON t.id = b.id")
     merged = inserted.fetchall()[0][0]
     con.execute("DROP TABLE _batch")
     return rows_in, merged

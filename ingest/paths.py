@@ -20,3 +20,9 @@ def landing_dir() -> Path:
 
 def endpoint_landing_dir(vendor: str, entity: str) -> Path:
     return landing_dir() / vendor / entity
+
+
+def duckdb_memory_limit() -> str:
+    """Every warehouse connection's DuckDB memory cap (DuckDB's default is 80% of RAM). Beyond it, DuckDB
+    spills to disk; dbt's profile reads the same variable."""
+    return os.environ.get("DUCKDB_MEMORY_LIMIT", "3GB")

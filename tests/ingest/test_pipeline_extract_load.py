@@ -48,7 +48,7 @@ def raw_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
     try:
         return {
             name: con.execute(
-                f"SELECT id, updated_at, extracted_at, run_id, record::VARCHAR FROM raw_{name} ORDER BY id"
+                f"SELECT id, updated_at, extracted_at, run_id, record::VARCHAR, load_id FROM raw_{name} ORDER BY id"
             ).fetchall()
             for name in CANONICAL
         }

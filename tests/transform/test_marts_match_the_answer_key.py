@@ -54,6 +54,40 @@ def test_an_incremental_run_after_a_day_equals_a_full_refresh(tiny, data_dir):
     assert_equal_to_answer_key(data_dir / "warehouse.duckdb", AnswerKey(tiny, as_of=clock))
 
 
+def test_incremental_staging_reads_only_the_rows_of_loads_it_has_not_seen(tiny, data_dir):
+    """Each load stamps its rows with a new load_id; incremental staging reads raw rows above the highest it holds.
+    A raw row changed without a new load_id stays unseen until a load (here: a bumped load_id) carries it."""
+    pull_and_build(tiny)
+    warehouse = str(data_dir / "warehouse.duckdb")
+
+    def tamper(sql: str) -> None:
+        con = duckdb.connect(warehouse)
+        try:
+            con.execute(sql)
+        finally:
+            con.close()
+
+    def staged_source_names() -> set[str]:
+        con = duckdb.connect(warehouse, read_only=True)
+        try:
+            return {
+                s for (s,) in con.execute("SELECT DISTINCT source_name FROM staging.stg_shopify__orders").fetchall()
+            }
+        finally:
+            con.close()
+
+    assert "tampered" not in staged_source_names()
+    one_order = "(SELECT min(id) FROM raw_shopify.orders)"
+    tamper(f"""UPDATE raw_shopify.orders SET record = json_merge_patch(record, '{{"source_name": "tampered"}}')
+               WHERE id = {one_order}""")
+    run_dbt("build", select=["stg_shopify__orders"], quiet=True)
+    assert "tampered" not in staged_source_names()  # same load_id: not re-read
+    newer = "(SELECT max(load_id) + 1 FROM raw_shopify.orders)"
+    tamper(f"UPDATE raw_shopify.orders SET load_id = {newer} WHERE id = {one_order}")
+    run_dbt("build", select=["stg_shopify__orders"], quiet=True)
+    assert "tampered" in staged_source_names()  # a newer load: read and merged by key
+
+
 def test_a_sku_without_a_cost_fails_the_build_and_names_it(tiny, data_dir, tmp_path):
     sim = tmp_path / "sim"
     shutil.copytree(tiny, sim)

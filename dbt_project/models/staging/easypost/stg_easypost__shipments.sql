@@ -16,4 +16,4 @@ with source as ({{ raw_since_last_run('easypost', 'shipments') }})
     ['is_return', 'is_return', 'boolean'],
     ['created_at', 'created_at', 'timestamp'],
     ['updated_at', 'updated_at', 'timestamp'],
-], keep=['extracted_at']) }}
+], keep=['extracted_at', 'load_id']) }}

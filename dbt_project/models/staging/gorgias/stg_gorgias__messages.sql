@@ -15,4 +15,4 @@ with source as ({{ raw_since_last_run('gorgias', 'messages') }})
     ['created_at', 'created_datetime', 'timestamp'],
     ['sent_at', 'sent_datetime', 'timestamp'],
     ['failed_at', 'failed_datetime', 'timestamp'],
-], keep=['extracted_at']) }}
+], keep=['extracted_at', 'load_id']) }}

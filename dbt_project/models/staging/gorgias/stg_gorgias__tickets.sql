@@ -15,4 +15,4 @@ with source as ({{ raw_since_last_run('gorgias', 'tickets') }})
     ['created_at', 'created_datetime', 'timestamp'],
     ['updated_at', 'updated_datetime', 'timestamp'],
     ['closed_at', 'closed_datetime', 'timestamp'],
-], keep=[json_string_list('record', 'tags[*].name') ~ ' as tag_names', 'extracted_at']) }}
+], keep=[json_string_list('record', 'tags[*].name') ~ ' as tag_names', 'extracted_at', 'load_id']) }}

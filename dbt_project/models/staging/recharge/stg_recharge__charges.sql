@@ -21,4 +21,4 @@ with source as ({{ raw_since_last_run('recharge', 'charges') }})
     ['currency', 'currency', 'varchar'],
     ['created_at', 'created_at', 'timestamp'],
     ['updated_at', 'updated_at', 'timestamp'],
-], keep=['extracted_at']) }}
+], keep=['extracted_at', 'load_id']) }}

@@ -30,4 +30,5 @@ with source as ({{ raw_since_last_run('shopify', 'orders') }})
     json_value('record', 'discount_codes') ~ ' as discount_codes_json',
     json_value('record', 'refunds') ~ ' as refunds_json',
     'extracted_at',
+    'load_id',
 ]) }}
