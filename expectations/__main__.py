@@ -1,4 +1,5 @@
-"""`python -m expectations validate --layer raw|marts [--warehouse PATH] [--run-id ID]`: exit 1 on failure."""
+"""`python -m expectations validate --layer raw|marts [--all-rows] [--warehouse PATH] [--run-id ID]`: exit 1 on
+failure. The raw gate reads only the loads after the last one a passing gate covered, unless --all-rows."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--layer", choices=["raw", "marts"], required=True)
     run.add_argument("--warehouse", help="DuckDB file (default $WAREHOUSE_PATH or $DATA_DIR/warehouse.duckdb)")
     run.add_argument("--run-id", help="stored with every result row (default: layer + time)")
+    run.add_argument("--all-rows", action="store_true", help="raw: every row, not only those of new loads")
     args = parser.parse_args(argv)
     try:
-        result = validate(args.layer, warehouse=args.warehouse, run_id=args.run_id)
+        result = validate(args.layer, warehouse=args.warehouse, run_id=args.run_id, everything=args.all_rows)
     except DataQualityFailed as failed:
         print(failed, file=sys.stderr)
         return 1

@@ -1,7 +1,9 @@
 """Run the data-quality gate of one layer: read, validate with GX, build Data Docs, record, raise.
 
 1. Every suite's dataframe is read through ONE read-only DuckDB connection, closed before anything
-   else happens (money as exact `Decimal`: DuckDB -> Arrow -> pandas).
+   else happens (money as exact `Decimal`: DuckDB -> Arrow -> pandas). A raw table is read only for
+   the loads after the last one a passing gate covered (`ops.dq_validated_loads`; `everything=True`
+   reads it all): the daily gate reads a day of raw, not years of it, and its memory stays small.
 2. GX validates each dataframe with its pandas datasource, stores under `$DATA_DIR/gx/`
    (stores on disk there, so Data Docs under `$DATA_DIR/data_docs/` show past runs too).
 3. One row per expectation goes to `ops.dq_results` through a short read-write connection. This is
@@ -11,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -23,7 +26,7 @@ from typing import Any
 
 import duckdb
 
-from expectations.suites import Dataset, Layer, build_suite, datasets
+from expectations.suites import RAW_ENTITIES, Dataset, Layer, build_suite, datasets
 from ingest.paths import data_dir, warehouse_path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # offline: no usage statistics, ever
@@ -35,6 +38,9 @@ create table if not exists ops.dq_results (
     run_id varchar not null, validated_at timestamptz not null, layer varchar not null, suite varchar not null,
     expectation varchar not null, table_name varchar, column_name varchar, success boolean not null,
     observed_value varchar, unexpected_examples varchar
+);
+create table if not exists ops.dq_validated_loads (
+    table_name varchar primary key, load_id bigint not null, run_id varchar not null, validated_at timestamptz not null
 );
 """
 
@@ -59,6 +65,7 @@ class Result:
     layer: Layer
     validated_at: dt.datetime
     outcomes: list[Outcome] = field(default_factory=list)
+    rows: int = 0  # rows validated, over every suite
     seconds: float = 0.0
     docs_index: Path | None = None
 
@@ -73,7 +80,7 @@ class Result:
     def report(self) -> str:
         head = (
             f"data-quality gate '{self.layer}' run {self.run_id}: {len(self.outcomes) - len(self.failures)} of "
-            f"{len(self.outcomes)} expectations passed in {self.seconds:.1f} s"
+            f"{len(self.outcomes)} expectations passed over {self.rows:,} rows in {self.seconds:.1f} s"
         )
         lines = [head]
         for o in self.failures:
@@ -94,34 +101,45 @@ class DataQualityFailed(RuntimeError):
         self.result = result
 
 
-def validate(layer: Layer, warehouse: Path | str | None = None, run_id: str | None = None) -> Result:
+def validate(
+    layer: Layer, warehouse: Path | str | None = None, run_id: str | None = None, everything: bool = False
+) -> Result:
     """Validate every suite of `layer` ("raw" | "marts") against the warehouse; raise DataQualityFailed
-    on any failure (after recording the results and building Data Docs)."""
+    on any failure (after recording the results and building Data Docs). Raw tables: the rows of new
+    loads only, unless `everything`."""
     started = time.monotonic()
     path = Path(warehouse) if warehouse else warehouse_path()
-    sets = datasets(layer)
     now = dt.datetime.now(dt.UTC)
     result = Result(run_id or f"{layer}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", layer, now)
-    frames, read_errors = read_frames(path, sets)
+    sets, frames, read_errors, covered = read_frames(path, layer, everything)
+    result.rows = sum(len(f) for f in frames.values())
     for ds in sets:
         if ds.name in read_errors:  # a missing table or column is a failure, not a crash
             result.outcomes.append(Outcome(ds.name, ds.table, "query", None, False, read_errors[ds.name], None))
     result.outcomes += run_gx(result, [(ds, frames[ds.name]) for ds in sets if ds.name in frames])
     result.seconds = time.monotonic() - started
-    record(path, result)
+    record(path, result, covered if result.success else {})  # a failed slice is read again next time
     logging.getLogger(__name__).info(result.report())
     if not result.success:
         raise DataQualityFailed(result)
     return result
 
 
-def read_frames(path: Path, sets: tuple[Dataset, ...]) -> tuple[dict[str, Any], dict[str, str]]:
+def read_frames(
+    path: Path, layer: Layer, everything: bool
+) -> tuple[tuple[Dataset, ...], dict[str, Any], dict[str, str], dict[str, int]]:
+    """(the suites, their dataframes, the suites that could not be read and why, and per raw table the
+    newest load these frames cover)."""
     if not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}")
-    frames, errors = {}, {}
+    frames, errors, covered = {}, {}, {}
     con = duckdb.connect(str(path), read_only=True)
     try:
         con.execute("set TimeZone = 'UTC'")  # vendor times without an offset are UTC (vendor-apis.md)
+        sets = datasets(layer, None if everything or layer != "raw" else validated_loads(con))
+        for table in {e.table for e in RAW_ENTITIES} if layer == "raw" else ():
+            with contextlib.suppress(duckdb.Error):  # a missing table fails its suite below
+                covered[table] = con.execute(f"select coalesce(max(load_id), 0) from {table}").fetchall()[0][0]
         for ds in sets:
             try:
                 frames[ds.name] = con.sql(ds.sql).to_arrow_table().to_pandas()
@@ -129,7 +147,15 @@ def read_frames(path: Path, sets: tuple[Dataset, ...]) -> tuple[dict[str, Any], 
                 errors[ds.name] = f"cannot read the dataset: {e}".splitlines()[0]
     finally:
         con.close()  # before any read-write connection: one DuckDB file, one configuration per process
-    return frames, errors
+    return sets, frames, errors, covered
+
+
+def validated_loads(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per raw table, the newest load a passing raw gate has covered."""
+    try:
+        return dict(con.execute("select table_name, load_id from ops.dq_validated_loads").fetchall())
+    except duckdb.CatalogException:  # no gate has passed yet
+        return {}
 
 
 def gx_context() -> Any:
@@ -237,7 +263,7 @@ def plain(value: Any) -> str:
     return str(value.item() if hasattr(value, "item") and not isinstance(value, str | bytes) else value)
 
 
-def record(path: Path, result: Result) -> None:
+def record(path: Path, result: Result, covered: dict[str, int]) -> None:
     rows = [
         (result.run_id, result.validated_at, result.layer, o.suite, o.expectation, o.table, o.column, o.success,
          o.observed, o.examples)
@@ -246,6 +272,13 @@ def record(path: Path, result: Result) -> None:
     con = duckdb.connect(str(path))
     try:
         con.execute(DQ_RESULTS_DDL)
+        con.begin()  # the results and the advanced watermark together, or neither
         con.executemany("insert into ops.dq_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        if covered:  # (DuckDB's executemany refuses an empty list)
+            con.executemany(
+                "insert or replace into ops.dq_validated_loads values (?, ?, ?, ?)",
+                [(table, load_id, result.run_id, result.validated_at) for table, load_id in covered.items()],
+            )
+        con.commit()
     finally:
         con.close()

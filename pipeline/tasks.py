@@ -95,6 +95,7 @@ def quality_gate(layer: str) -> dict:
         "layer": layer,
         "run_id": result.run_id,
         "expectations": len(result.outcomes),
+        "rows": result.rows,
         "seconds": round(result.seconds, 1),
         "data_docs": str(result.docs_index) if result.docs_index else None,
     }
