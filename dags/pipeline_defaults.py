@@ -92,8 +92,12 @@ def dbt_task_group(group_id: str, as_of: str):
         ),
         operator_args={
             "install_deps": False,
-            "vars": {"as_of": as_of},
-            "env": {"WAREHOUSE_PATH": str(warehouse_path().resolve()), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"},
+            "env": {
+                "WAREHOUSE_PATH": str(warehouse_path().resolve()),
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+                "DBT_AS_OF": as_of,  # the macro as_of() reads it (a var would re-parse the project every run)
+            },
+            "dbt_cmd_flags": ["--exclude-resource-type", "unit_test"],  # unit tests run in CI, not on schedule
             "mode": "reschedule",  # model tasks free their worker slot between pokes (and dag.test() can run)
             "poke_interval": 2,
             "deferrable": False,

@@ -27,6 +27,7 @@ def configure(data_dir: Path | None = None) -> Path:
     os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
     os.environ.setdefault("AIRFLOW__OPENLINEAGE__DISABLED", "True")  # no lineage backend here; keeps logs quiet
     os.environ.setdefault("AIRFLOW__OPENLINEAGE__NAMESPACE", "cs-profit-center")
+    os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")  # as in the image: no calls home
     if str(DAGS) not in sys.path:  # as Airflow does for its DAG folder: DAG files import pipeline_defaults
         sys.path.insert(0, str(DAGS))
     return home

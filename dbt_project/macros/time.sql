@@ -34,9 +34,12 @@
     from (select unnest(generate_series({{ month_start(first_label) }}, {{ month_start(last_label) }}, interval 1 month)) as m)
 {%- endmacro %}
 
-{#- The instant the data describes: var as_of (the sandbox passes its clock), else now. -#}
+{#- The instant the data describes: var as_of (unit tests), else env DBT_AS_OF (the pipeline passes its run's
+    instant this way: a changed var makes dbt re-parse the whole project, a changed env var only the files
+    using it), else now. -#}
 {% macro as_of() -%}
-    {%- if var('as_of', none) and var('as_of') | string not in ('', 'None') -%} cast('{{ var("as_of") }}' as timestamptz)
+    {%- set instant = var('as_of', none) or env_var('DBT_AS_OF', '') -%}
+    {%- if instant | string not in ('', 'None') -%} cast('{{ instant }}' as timestamptz)
     {%- else -%} current_timestamp
     {%- endif -%}
 {%- endmacro %}

@@ -92,11 +92,16 @@ def test_the_dags_build_marts_equal_to_the_answer_key_and_rerun_changes_nothing(
 
 
 def corrupt(warehouse: Path) -> None:
+    """What a faulty load would leave: the rows carry a new load id, as every row a load writes does
+    (the raw gate reads the rows of loads it has not yet passed)."""
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute("INSERT INTO raw_shopify.orders SELECT * FROM raw_shopify.orders LIMIT 1")
-        con.execute("""UPDATE raw_recharge.charges SET record = json_merge_patch(record, '{"status": "exploded"}')
-                       WHERE id = (SELECT min(id) FROM raw_recharge.charges)""")
+        load_id = con.execute("SELECT nextval('ops.load_id_seq')").fetchone()[0]
+        con.execute(
+            f"INSERT INTO raw_shopify.orders SELECT * REPLACE ({load_id} AS load_id) FROM raw_shopify.orders LIMIT 1"
+        )
+        con.execute(f"""UPDATE raw_recharge.charges SET record = json_merge_patch(record, '{{"status": "exploded"}}'),
+                        load_id = {load_id} WHERE id = (SELECT min(id) FROM raw_recharge.charges)""")
     finally:
         con.close()
 
