@@ -1,11 +1,14 @@
 """Run the data-quality gate of one layer: read, validate with GX, build Data Docs, record, raise.
 
-1. Every suite's dataframe is read through ONE read-only DuckDB connection, closed before anything
-   else happens (money as exact `Decimal`: DuckDB -> Arrow -> pandas). A raw table is read only for
+1. Every suite's rows are read through ONE read-only DuckDB connection, closed before the results
+   are written (money as exact `Decimal`: DuckDB -> Arrow -> pandas). A raw table is read only for
    the loads after the last one a passing gate covered (`ops.dq_validated_loads`; `everything=True`
-   reads it all): the daily gate reads a day of raw, not years of it, and its memory stays small.
+   reads it all): the daily gate reads a day of raw, not years of it.
 2. GX validates each dataframe with its pandas datasource, stores under `$DATA_DIR/gx/`
-   (stores on disk there, so Data Docs under `$DATA_DIR/data_docs/` show past runs too).
+   (stores on disk there, so Data Docs under `$DATA_DIR/data_docs/` show past runs too). A suite whose
+   checks all judge one row at a time (every raw suite: its duplicate check is counted in SQL) is
+   streamed in chunks of `CHUNK_ROWS` and its verdicts summed, so memory does not grow with the table
+   (the first gate at scale large reads 32 M raw rows).
 3. One row per expectation goes to `ops.dq_results` through a short read-write connection. This is
    a write: in Airflow it belongs in the `duckdb_writer` pool like every other writer.
 4. Any failure raises `DataQualityFailed`, naming the expectation, table, column and offending rows.
@@ -20,7 +23,8 @@ import os
 import time
 import uuid
 import warnings
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +36,7 @@ from ingest.paths import data_dir, warehouse_path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # offline: no usage statistics, ever
 
 EXAMPLES = 5  # offending rows quoted per failed expectation
+CHUNK_ROWS = 500_000  # rows of a row-local suite held at once (~0.5 GiB as pandas objects at the widest raw suite)
 DQ_RESULTS_DDL = """
 create schema if not exists ops;
 create table if not exists ops.dq_results (
@@ -57,6 +62,23 @@ class Outcome:
     observed: str | None
     examples: str | None
     description: str | None = None
+    unexpected: int | None = None  # rows that failed, of `elements` judged (row-wise expectations)
+    elements: int | None = None
+
+    def plus(self, other: Outcome) -> Outcome:
+        """This verdict and the same expectation's verdict on the next chunk of the same suite."""
+        if self.unexpected is None or other.unexpected is None:  # not row-wise: the first failure speaks
+            return self if not self.success or other.success else other
+        unexpected, elements = self.unexpected + other.unexpected, self.elements + other.elements
+        quoted = "; ".join(e for e in (self.examples, other.examples) if e).split("; ")[:EXAMPLES]
+        return replace(
+            self,
+            success=self.success and other.success,
+            observed=f"{unexpected} of {elements} rows unexpected",
+            examples="; ".join(quoted) or None,
+            unexpected=unexpected,
+            elements=elements,
+        )
 
 
 @dataclass
@@ -109,14 +131,18 @@ def validate(
     loads only, unless `everything`."""
     started = time.monotonic()
     path = Path(warehouse) if warehouse else warehouse_path()
+    if not path.exists():
+        raise FileNotFoundError(f"no warehouse at {path}")
     now = dt.datetime.now(dt.UTC)
     result = Result(run_id or f"{layer}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", layer, now)
-    sets, frames, read_errors, covered = read_frames(path, layer, everything)
-    result.rows = sum(len(f) for f in frames.values())
-    for ds in sets:
-        if ds.name in read_errors:  # a missing table or column is a failure, not a crash
-            result.outcomes.append(Outcome(ds.name, ds.table, "query", None, False, read_errors[ds.name], None))
-    result.outcomes += run_gx(result, [(ds, frames[ds.name]) for ds in sets if ds.name in frames])
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        con.execute("set TimeZone = 'UTC'")  # vendor times without an offset are UTC (vendor-apis.md)
+        sets = datasets(layer, None if everything or layer != "raw" else validated_loads(con))
+        covered = newest_loads(con) if layer == "raw" else {}
+        result.outcomes = run_gx(result, [(ds, frames(con, ds)) for ds in sets])
+    finally:
+        con.close()  # before the read-write connection: one DuckDB file, one configuration per process
     result.seconds = time.monotonic() - started
     record(path, result, covered if result.success else {})  # a failed slice is read again next time
     logging.getLogger(__name__).info(result.report())
@@ -125,29 +151,36 @@ def validate(
     return result
 
 
-def read_frames(
-    path: Path, layer: Layer, everything: bool
-) -> tuple[tuple[Dataset, ...], dict[str, Any], dict[str, str], dict[str, int]]:
-    """(the suites, their dataframes, the suites that could not be read and why, and per raw table the
-    newest load these frames cover)."""
-    if not path.exists():
-        raise FileNotFoundError(f"no warehouse at {path}")
-    frames, errors, covered = {}, {}, {}
-    con = duckdb.connect(str(path), read_only=True)
+class Unreadable(Exception):
+    """A suite's query failed (a missing table or column): a failure of that suite, not a crash."""
+
+
+def frames(con: duckdb.DuckDBPyConnection, ds: Dataset) -> Iterator[Any]:
+    """The suite's rows as pandas frames: one frame, or chunks of CHUNK_ROWS for a row-local suite."""
     try:
-        con.execute("set TimeZone = 'UTC'")  # vendor times without an offset are UTC (vendor-apis.md)
-        sets = datasets(layer, None if everything or layer != "raw" else validated_loads(con))
-        for table in {e.table for e in RAW_ENTITIES} if layer == "raw" else ():
-            with contextlib.suppress(duckdb.Error):  # a missing table fails its suite below
-                covered[table] = con.execute(f"select coalesce(max(load_id), 0) from {table}").fetchall()[0][0]
-        for ds in sets:
-            try:
-                frames[ds.name] = con.sql(ds.sql).to_arrow_table().to_pandas()
-            except duckdb.Error as e:
-                errors[ds.name] = f"cannot read the dataset: {e}".splitlines()[0]
-    finally:
-        con.close()  # before any read-write connection: one DuckDB file, one configuration per process
-    return sets, frames, errors, covered
+        reader = con.sql(ds.sql).fetch_record_batch(CHUNK_ROWS if ds.row_local else 1_000_000_000)
+    except duckdb.Error as e:
+        raise Unreadable(f"cannot read the dataset: {e}".splitlines()[0]) from None
+    import pyarrow as pa
+
+    if not ds.row_local:
+        yield reader.read_all().to_pandas()
+        return
+    empty = True
+    for batch in reader:
+        empty = False
+        yield pa.Table.from_batches([batch]).to_pandas()
+    if empty:  # an empty slice is still validated (its expectations pass on no rows, and are recorded)
+        yield reader.schema.empty_table().to_pandas()
+
+
+def newest_loads(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per raw table, the newest load it holds: what this gate covers when it passes."""
+    covered = {}
+    for table in {e.table for e in RAW_ENTITIES}:
+        with contextlib.suppress(duckdb.Error):  # a missing table fails its suite
+            covered[table] = con.execute(f"select coalesce(max(load_id), 0) from {table}").fetchall()[0][0]
+    return covered
 
 
 def validated_loads(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
@@ -185,15 +218,14 @@ def gx_context() -> Any:
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def run_gx(result: Result, work: list[tuple[Dataset, Any]]) -> list[Outcome]:
+def run_gx(result: Result, work: list[tuple[Dataset, Iterator[Any]]]) -> list[Outcome]:
     import great_expectations as gx
     from great_expectations.core.run_identifier import RunIdentifier
 
     context = gx_context()
     source = context.data_sources.add_or_update_pandas("warehouse")
-    run = RunIdentifier(run_name=result.run_id, run_time=result.validated_at)
     outcomes, identifiers = [], []
-    for ds, frame in work:
+    for ds, chunks in work:
         asset = next((a for a in source.assets if a.name == ds.name), None) or source.add_dataframe_asset(ds.name)
         batch = next(iter(asset.batch_definitions), None) or asset.add_batch_definition_whole_dataframe("whole")
         suite = context.suites.add_or_update(build_suite(ds))
@@ -211,12 +243,23 @@ def run_gx(result: Result, work: list[tuple[Dataset, Any]]) -> list[Outcome]:
                 },
             )
         )
-        with warnings.catch_warnings():  # GX's own use of a pandas API deprecated in pandas 3.1: not ours to fix
-            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
-            checkpoint_result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run)
-        for identifier, validation in checkpoint_result.run_results.items():
-            identifiers.append(identifier)
-            outcomes += [outcome(ds, r) for r in validation.results]
+        verdicts: list[Outcome] = []
+        try:
+            for part, frame in enumerate(chunks):
+                result.rows += len(frame)
+                # each chunk its own run name, so Data Docs keep every chunk's page, not only the last
+                run = RunIdentifier(run_name=result.run_id + (f".{part}" if part else ""), run_time=result.validated_at)
+                with warnings.catch_warnings():  # GX's own use of a pandas API deprecated in pandas 3.1: not ours
+                    warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+                    checkpoint_result = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run)
+                del frame
+                for identifier, validation in checkpoint_result.run_results.items():
+                    identifiers.append(identifier)
+                    chunk = [outcome(ds, r) for r in validation.results]
+                    verdicts = [a.plus(b) for a, b in zip(verdicts, chunk, strict=True)] if verdicts else chunk
+        except Unreadable as e:
+            verdicts = [Outcome(ds.name, ds.table, "query", None, False, str(e), None)]
+        outcomes += verdicts
     if identifiers:  # only this run's pages and the index: the full rebuild grows with history
         built = context.build_data_docs(site_names=["warehouse"], resource_identifiers=identifiers)
         result.docs_index = data_dir().resolve() / "data_docs" / "index.html" if built else None
@@ -245,6 +288,8 @@ def outcome(ds: Dataset, r: Any) -> Outcome:
         observed=observed,
         examples=None if r.success else examples(res, ds.key),
         description=config.description,
+        unexpected=res.get("unexpected_count"),
+        elements=res.get("element_count"),
     )
 
 

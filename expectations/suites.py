@@ -45,6 +45,13 @@ class Dataset:
     key: tuple[str, ...]  # columns that identify an offending row in a failure message
     checks: tuple[Check, ...]
 
+    @property
+    def row_local(self) -> bool:
+        """Every check judges one row alone, so the rows may be validated in chunks."""
+        return not any(c.expectation in ROW_SET_EXPECTATIONS for c in self.checks)
+
+
+ROW_SET_EXPECTATIONS = {"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"}  # judge rows together
 
 # --- the vocabulary of checks --------------------------------------------------------------------
 

@@ -101,6 +101,32 @@ def test_the_raw_gate_reads_the_rows_of_new_loads_and_a_failed_load_again(wareho
         validate("raw", everything=True)  # --all-rows: every row again
 
 
+def test_a_raw_table_streamed_in_chunks_gets_the_verdicts_of_reading_it_whole(warehouse, monkeypatch):
+    from expectations import runner
+
+    charges, first, last = sql(warehouse, "select count(*), min(id), max(id) from raw_recharge.charges")[0]
+    assert charges > 300
+    explode = """update raw_recharge.charges set record = json_merge_patch(record, '{"status": "exploded"}')"""
+    sql(warehouse, *(f"{explode} where id = '{charge_id}'" for charge_id in (first, last)))
+    sql(warehouse, f"insert into raw_recharge.charges select * from raw_recharge.charges where id = '{last}'")
+
+    def verdicts() -> tuple[int, list[tuple]]:
+        with pytest.raises(DataQualityFailed) as failed:
+            validate("raw", everything=True)
+        result = failed.value.result
+        return result.rows, [(o.suite, o.expectation, o.column, o.success, o.observed) for o in result.outcomes]
+
+    whole = verdicts()
+    monkeypatch.setattr(runner, "CHUNK_ROWS", 100)  # charges now span several chunks
+    streamed = verdicts()
+    assert streamed == whole
+    failed = {(suite, column): observed for suite, _, column, success, observed in whole[1] if not success}
+    assert failed == {
+        ("raw_recharge.charges", "status"): f"3 of {charges + 1} rows unexpected",  # both copies of `last`
+        ("raw_recharge.charges", "copies"): f"2 of {charges + 1} rows unexpected",  # one id, two rows
+    }
+
+
 def test_a_cent_off_the_pnl_and_a_missing_month_fail_the_mart_gate(warehouse):
     months = [m for (m,) in sql(warehouse, "select month from marts.cs_pnl_monthly_wide order by month")]
     (order_id,) = sql(warehouse, "select min(order_id) from marts.fct_attributed_orders where row_type = 'order'")[0]
