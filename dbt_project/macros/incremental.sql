@@ -8,3 +8,23 @@
     where load_id > (select coalesce(max(load_id), 0) from {{ this }})
     {%- endif %}
 {%- endmacro %}
+
+{#- The parent rows whose children an incremental child model (rows unpacked from a JSON array of the
+    parent) has not unpacked yet: all on a full refresh, else those loaded after the newest child here.
+    Every child carries its parent's load_id, so no child of these parents is here yet. -#}
+{% macro parents_since_last_run(parent) -%}
+    select * from {{ ref(parent) }}
+    {%- if is_incremental() %}
+    where load_id > (select coalesce(max(load_id), 0) from {{ this }})
+    {%- endif %}
+{%- endmacro %}
+
+{#- Post-hook of a child model: delete the children of a superseded version of their root (the staging row
+    `root` keyed by `key` now carries a newer load_id). That also clears the children a new version no
+    longer has, which a merge by key cannot. -#}
+{% macro delete_superseded_children(root, key) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} as child using {{ ref(root) }} as parent
+    where parent.{{ key }} = child.{{ key }} and parent.load_id > child.load_id
+    {%- endif -%}
+{%- endmacro %}

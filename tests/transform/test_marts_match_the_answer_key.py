@@ -88,6 +88,40 @@ def test_incremental_staging_reads_only_the_rows_of_loads_it_has_not_seen(tiny, 
     assert "tampered" in staged_source_names()  # a newer load: read and merged by key
 
 
+def test_an_order_reloaded_without_a_line_and_a_refund_leaves_no_stale_child_row(tiny, data_dir):
+    """The child staging models (lines, codes, refunds, refund transactions) are incremental too: they unpack only
+    orders of new loads and drop the children of superseded order versions, so they equal a full rebuild."""
+    pull_and_build(tiny)
+    warehouse = str(data_dir / "warehouse.duckdb")
+    models = ["stg_shopify__orders", "stg_shopify__order_lines", "stg_shopify__order_discount_codes",
+              "stg_shopify__refunds", "stg_shopify__refund_transactions"]  # fmt: skip
+
+    def query(sql: str, read_only: bool = True) -> list[tuple]:
+        con = duckdb.connect(warehouse, read_only=read_only)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def children() -> dict[str, list[tuple]]:
+        return {m: sorted(query(f"SELECT * FROM staging.{m}"), key=repr) for m in models[1:]}
+
+    (order,) = query("""SELECT order_id FROM staging.stg_shopify__refunds
+                        JOIN (SELECT order_id FROM staging.stg_shopify__order_lines GROUP BY 1 HAVING count(*) > 1)
+                        USING (order_id) ORDER BY order_id LIMIT 1""")[0]
+    query(f"""UPDATE raw_shopify.orders  -- a new version (a new load) with its first line only and no refund
+              SET record = json_merge_patch(record, json_object('line_items', json_array(record->'$.line_items[0]'),
+                                                                'refunds', json('[]'))),
+                  load_id = (SELECT max(load_id) + 1 FROM raw_shopify.orders)
+              WHERE id = '{order}'""", read_only=False)  # fmt: skip
+    run_dbt("build", select=models, quiet=True)
+    incremental = children()
+    lines = [r for r in incremental["stg_shopify__order_lines"] if r[0] == order]
+    assert len(lines) == 1 and not [r for r in incremental["stg_shopify__refunds"] if r[0] == order]
+    run_dbt("build", select=models, full_refresh=True, quiet=True)
+    assert incremental == children()
+
+
 def test_a_sku_without_a_cost_fails_the_build_and_names_it(tiny, data_dir, tmp_path):
     sim = tmp_path / "sim"
     shutil.copytree(tiny, sim)

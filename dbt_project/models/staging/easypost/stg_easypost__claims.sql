@@ -1,4 +1,6 @@
-with source as (select * from {{ source('easypost', 'claims') }})
+{{ config(materialized='incremental', unique_key='claim_id', incremental_strategy='delete+insert') }}
+
+with source as ({{ raw_since_last_run('easypost', 'claims') }})
 
 {{ unpack_json('source', 'record', [
     ['claim_id', 'id', 'varchar'],
@@ -14,4 +16,4 @@ with source as (select * from {{ source('easypost', 'claims') }})
     ['tracking_code', 'tracking_code', 'varchar'],
     ['created_at', 'created_at', 'timestamp'],
     ['updated_at', 'updated_at', 'timestamp'],
-], keep=['extracted_at']) }}
+], keep=['extracted_at', 'load_id']) }}

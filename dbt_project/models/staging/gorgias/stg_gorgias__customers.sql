@@ -1,4 +1,6 @@
-with source as (select * from {{ source('gorgias', 'customers') }})
+{{ config(materialized='incremental', unique_key='gorgias_customer_id', incremental_strategy='delete+insert') }}
+
+with source as ({{ raw_since_last_run('gorgias', 'customers') }})
 
 {{ unpack_json('source', 'record', [
     ['gorgias_customer_id', 'id', 'bigint'],
@@ -7,4 +9,4 @@ with source as (select * from {{ source('gorgias', 'customers') }})
     ['external_id', 'external_id', 'varchar'],
     ['created_at', 'created_datetime', 'timestamp'],
     ['updated_at', 'updated_datetime', 'timestamp'],
-], keep=['extracted_at']) }}
+], keep=['extracted_at', 'load_id']) }}

@@ -1,4 +1,6 @@
-with source as (select * from {{ source('gorgias', 'satisfaction_surveys') }})
+{{ config(materialized='incremental', unique_key='survey_id', incremental_strategy='delete+insert') }}
+
+with source as ({{ raw_since_last_run('gorgias', 'satisfaction_surveys') }})
 
 {{ unpack_json('source', 'record', [
     ['survey_id', 'id', 'bigint'],
@@ -8,4 +10,4 @@ with source as (select * from {{ source('gorgias', 'satisfaction_surveys') }})
     ['created_at', 'created_datetime', 'timestamp'],
     ['sent_at', 'sent_datetime', 'timestamp'],
     ['scored_at', 'scored_datetime', 'timestamp'],
-], keep=['extracted_at']) }}
+], keep=['extracted_at', 'load_id']) }}

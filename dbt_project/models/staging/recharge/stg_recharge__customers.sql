@@ -1,4 +1,6 @@
-with source as (select * from {{ source('recharge', 'customers') }})
+{{ config(materialized='incremental', unique_key='recharge_customer_id', incremental_strategy='delete+insert') }}
+
+with source as ({{ raw_since_last_run('recharge', 'customers') }})
 
 {{ unpack_json('source', 'record', [
     ['recharge_customer_id', 'id', 'bigint'],
@@ -6,4 +8,4 @@ with source as (select * from {{ source('recharge', 'customers') }})
     ['shopify_customer_id', 'external_customer_id.ecommerce', 'bigint'],
     ['created_at', 'created_at', 'timestamp'],
     ['updated_at', 'updated_at', 'timestamp'],
-], keep=['extracted_at']) }}
+], keep=['extracted_at', 'load_id']) }}

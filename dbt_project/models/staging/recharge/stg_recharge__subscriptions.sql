@@ -1,4 +1,6 @@
-with source as (select * from {{ source('recharge', 'subscriptions') }})
+{{ config(materialized='incremental', unique_key='subscription_id', incremental_strategy='delete+insert') }}
+
+with source as ({{ raw_since_last_run('recharge', 'subscriptions') }})
 
 {{ unpack_json('source', 'record', [
     ['subscription_id', 'id', 'bigint'],
@@ -12,4 +14,4 @@ with source as (select * from {{ source('recharge', 'subscriptions') }})
     ['is_max_retries_reached', 'max_retries_reached', 'boolean'],
     ['created_at', 'created_at', 'timestamp'],
     ['updated_at', 'updated_at', 'timestamp'],
-], keep=['extracted_at']) }}
+], keep=['extracted_at', 'load_id']) }}

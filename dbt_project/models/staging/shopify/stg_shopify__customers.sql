@@ -1,4 +1,6 @@
-with source as (select * from {{ source('shopify', 'customers') }})
+{{ config(materialized='incremental', unique_key='shopify_customer_id', incremental_strategy='delete+insert') }}
+
+with source as ({{ raw_since_last_run('shopify', 'customers') }})
 
 {{ unpack_json('source', 'record', [
     ['shopify_customer_id', 'id', 'bigint'],
@@ -8,4 +10,4 @@ with source as (select * from {{ source('shopify', 'customers') }})
     ['state', 'state', 'code'],
     ['created_at', 'created_at', 'timestamp'],
     ['updated_at', 'updated_at', 'timestamp'],
-], keep=['extracted_at']) }}
+], keep=['extracted_at', 'load_id']) }}

@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='append',
+          post_hook="{{ delete_superseded_children('stg_shopify__orders', 'order_id') }}") }}
+
 with lines as (
-    select order_id, {{ json_each('line_items_json', alias='line', position='line_position') }}
-    from {{ ref('stg_shopify__orders') }}
+    select order_id, load_id, {{ json_each('line_items_json', alias='line', position='line_position') }}
+    from ({{ parents_since_last_run('stg_shopify__orders') }}) as orders
 )
 
 {{ unpack_json('lines', 'line', [
@@ -10,4 +13,4 @@ with lines as (
     ['quantity', 'quantity', 'integer'],
     ['price', 'price', 'money'],
     ['total_discount', 'total_discount', 'money'],
-], keep=['order_id', 'line_position']) }}
+], keep=['order_id', 'line_position', 'load_id']) }}

@@ -1,7 +1,7 @@
 {{ config(materialized='incremental', unique_key='order_id', incremental_strategy='delete+insert') }}
 
-{#- The revenue ledger. Child arrays stay JSON here and are unpacked by the views beside this model,
-    so an order that loses a line or a refund never leaves a stale child row behind. -#}
+{#- The revenue ledger. Child arrays stay JSON here and are unpacked by the models beside this one, which
+    drop the children of a superseded version, so an order that loses a line or a refund leaves no stale row. -#}
 with source as ({{ raw_since_last_run('shopify', 'orders') }})
 
 {{ unpack_json('source', 'record', [

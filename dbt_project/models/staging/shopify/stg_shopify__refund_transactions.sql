@@ -1,6 +1,10 @@
+{{ config(materialized='incremental', incremental_strategy='append',
+          post_hook="{{ delete_superseded_children('stg_shopify__orders', 'order_id') }}") }}
+
+-- depends_on: {{ ref('stg_shopify__orders') }} (the post-hook's root)
 with transactions as (
-    select refund_id, order_id, {{ json_each('transactions_json', alias='txn') }}
-    from {{ ref('stg_shopify__refunds') }}
+    select refund_id, order_id, load_id, {{ json_each('transactions_json', alias='txn') }}
+    from ({{ parents_since_last_run('stg_shopify__refunds') }}) as refunds
 )
 
 {{ unpack_json('transactions', 'txn', [
@@ -10,4 +14,4 @@ with transactions as (
     ['amount', 'amount', 'money'],
     ['currency', 'currency', 'varchar'],
     ['created_at', 'created_at', 'timestamp'],
-], keep=['refund_id', 'order_id']) }}
+], keep=['refund_id', 'order_id', 'load_id']) }}

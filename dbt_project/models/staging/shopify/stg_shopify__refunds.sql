@@ -1,6 +1,9 @@
+{{ config(materialized='incremental', incremental_strategy='append',
+          post_hook="{{ delete_superseded_children('stg_shopify__orders', 'order_id') }}") }}
+
 with refunds as (
-    select order_id as parent_order_id, {{ json_each('refunds_json', alias='refund') }}
-    from {{ ref('stg_shopify__orders') }}
+    select order_id as parent_order_id, load_id, {{ json_each('refunds_json', alias='refund') }}
+    from ({{ parents_since_last_run('stg_shopify__orders') }}) as orders
 )
 
 {{ unpack_json('refunds', 'refund', [
@@ -8,4 +11,4 @@ with refunds as (
     ['created_at', 'created_at', 'timestamp'],
     ['processed_at', 'processed_at', 'timestamp'],
     ['note', 'note', 'varchar'],
-], keep=['parent_order_id as order_id', json_value('refund', 'transactions') ~ ' as transactions_json']) }}
+], keep=['parent_order_id as order_id', 'load_id', json_value('refund', 'transactions') ~ ' as transactions_json']) }}
