@@ -36,7 +36,8 @@ from ingest.paths import data_dir, warehouse_path
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # offline: no usage statistics, ever
 
 EXAMPLES = 5  # offending rows quoted per failed expectation
-CHUNK_ROWS = 500_000  # rows of a row-local suite held at once (~0.5 GiB as pandas objects at the widest raw suite)
+READER_MEMORY = "1GB"  # DuckDB only streams rows to GX here (a repeated-id count spills beyond it)
+CHUNK_ROWS = 250_000  # rows of a row-local suite held at once: with GX's work on them, ~2 GiB at the widest
 DQ_RESULTS_DDL = """
 create schema if not exists ops;
 create table if not exists ops.dq_results (
@@ -135,7 +136,7 @@ def validate(
         raise FileNotFoundError(f"no warehouse at {path}")
     now = dt.datetime.now(dt.UTC)
     result = Result(run_id or f"{layer}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", layer, now)
-    con = duckdb.connect(str(path), read_only=True)
+    con = duckdb.connect(str(path), read_only=True, config={"memory_limit": READER_MEMORY})
     try:
         con.execute("set TimeZone = 'UTC'")  # vendor times without an offset are UTC (vendor-apis.md)
         sets = datasets(layer, None if everything or layer != "raw" else validated_loads(con))
@@ -158,7 +159,7 @@ class Unreadable(Exception):
 def frames(con: duckdb.DuckDBPyConnection, ds: Dataset) -> Iterator[Any]:
     """The suite's rows as pandas frames: one frame, or chunks of CHUNK_ROWS for a row-local suite."""
     try:
-        reader = con.sql(ds.sql).fetch_record_batch(CHUNK_ROWS if ds.row_local else 1_000_000_000)
+        reader = con.sql(ds.sql).to_arrow_reader(CHUNK_ROWS if ds.row_local else 1_000_000_000)
     except duckdb.Error as e:
         raise Unreadable(f"cannot read the dataset: {e}".splitlines()[0]) from None
     import pyarrow as pa
