@@ -2,7 +2,8 @@
 
     columns: list of [name, json path, type]. The record is parsed once per row (a list extract),
     not once per column. Types: money -> decimal(18,2), timestamp -> UTC timestamptz, code -> trimmed lower-case
-    varchar (statuses, types: some API versions send them upper case), the rest as written.
+    varchar (statuses, types: some API versions send them upper case), json -> a nested object or array kept
+    as JSON (from the same parse), the rest as written.
 -#}
 {% macro unpack_json(relation, json_column, columns, keep=[]) -%}
     {%- set paths = [] -%}
@@ -37,9 +38,4 @@
 {#- A JSON array of objects -> list of one field's strings, trimmed (e.g. the names of a ticket's tags). -#}
 {% macro json_string_list(json_column, path) -%}
     list_transform(json_extract_string({{ json_column }}, '$.{{ path }}'), lambda t: trim(t))
-{%- endmacro %}
-
-{#- The JSON value at a path, still JSON (a nested array kept for a child view). -#}
-{% macro json_value(json_column, path) -%}
-    json_extract({{ json_column }}, '$.{{ path }}')
 {%- endmacro %}

@@ -12,21 +12,25 @@ with orders as (
 
 fx as (select * from {{ ref('stg_finance__fx_rates') }}),
 
-costs as (select * from {{ ref('stg_finance__product_costs') }}),
+-- each cost is in effect from its valid_from until the SKU's next one: a line meets at most one
+-- (sku, valid_from is unique), so no ranking of the millions of lines is needed
+costs as (
+    select *, lead(valid_from) over (partition by sku order by valid_from) as valid_until
+    from {{ ref('stg_finance__product_costs') }}
+),
 
 lines_costed as (
     select
         l.order_id,
-        l.line_position,
         l.sku,
         l.quantity,
         c.unit_cost,
         c.currency as cost_currency,
-        c.valid_from,
-        row_number() over (partition by l.order_id, l.line_position order by c.valid_from desc) as rn
+        o.order_month
     from {{ ref('stg_shopify__order_lines') }} as l
     inner join orders as o on o.order_id = l.order_id
-    left join costs as c on c.sku = l.sku and c.valid_from <= o.order_date
+    left join costs as c
+        on c.sku = l.sku and c.valid_from <= o.order_date and (c.valid_until is null or o.order_date < c.valid_until)
 ),
 
 goods as (
@@ -39,9 +43,7 @@ goods as (
         sum(l.quantity * case when l.cost_currency = '{{ var("reporting_currency") }}' then l.unit_cost
                               else l.unit_cost * fx.rate_to_reporting end) as goods_cost_unrounded
     from lines_costed as l
-    inner join orders as o on o.order_id = l.order_id
-    left join fx on fx.month = o.order_month and fx.currency = l.cost_currency
-    where l.rn = 1
+    left join fx on fx.month = l.order_month and fx.currency = l.cost_currency
     group by l.order_id
 ),
 

@@ -11,4 +11,5 @@ with refunds as (
     ['created_at', 'created_at', 'timestamp'],
     ['processed_at', 'processed_at', 'timestamp'],
     ['note', 'note', 'varchar'],
-], keep=['parent_order_id as order_id', 'load_id', json_value('refund', 'transactions') ~ ' as transactions_json']) }}
+    ['transactions_json', 'transactions', 'json'],
+], keep=['parent_order_id as order_id', 'load_id']) }}
