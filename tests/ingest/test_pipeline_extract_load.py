@@ -197,3 +197,34 @@ def test_the_client_throttle_never_trips_the_vendor_limit_and_uses_most_of_it(ti
         )
         assert s["throttled_429"] == 0
         assert sustained[vendor] >= 0.9 * drain
+
+
+def test_a_batch_holding_an_id_more_than_once_keeps_its_newest_version(tmp_path):
+    """Overlapping runs and repeated cursor pages land an id more than once, in any file order: the merge
+    keeps the newest version by updated time (then extraction time), and an older one never replaces it."""
+    from ingest.load import ensure_raw, merge_files
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ep = CLIENTS["shopify"].endpoints[0]
+    ensure_raw(con, ep)
+
+    def landed(name: str, *versions: tuple[str, int, int]) -> str:  # (id, updated hour, extracted hour)
+        rows = " UNION ALL ".join(
+            f"SELECT '{i}' AS id, TIMESTAMPTZ '2026-01-01 00:00:00+00' + INTERVAL {u} HOUR AS updated_at,"
+            f" TIMESTAMPTZ '2026-01-02 00:00:00+00' + INTERVAL {x} HOUR AS extracted_at, 'run' AS run_id,"
+            f" json_object('id', '{i}', 'version', {u}, 'extracted', {x}) AS record"
+            for i, u, x in versions
+        )
+        path = str(tmp_path / f"{name}.parquet")
+        con.execute(f"COPY ({rows}) TO '{path}' (FORMAT parquet)")
+        return path
+
+    table = f"raw_{ep.vendor}.{ep.entity}"
+    first = [landed("a", ("1", 10, 0), ("2", 5, 0)), landed("b", ("1", 11, 0), ("1", 9, 1), ("3", 1, 0), ("2", 5, 3))]
+    assert merge_files(con, table, first, load_id=7) == (3, 3)
+    second = [landed("c", ("1", 8, 5), ("3", 2, 5), ("3", 2, 4))]
+    merge_files(con, table, second, load_id=8)
+    kept = con.execute(
+        f"SELECT id, record->>'version', record->>'extracted', load_id FROM {table} ORDER BY id"
+    ).fetchall()
+    assert kept == [("1", "11", "0", 7), ("2", "5", "3", 7), ("3", "2", "5", 8)]
