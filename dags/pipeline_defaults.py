@@ -62,7 +62,7 @@ def dbt_task_group(group_id: str, as_of: str):
     """The dbt project as one task per model (astronomer-cosmos, rendered from the dbt manifest so
     parsing stays fast), executed by ONE `dbt build` process (cosmos' watcher mode: a producer task
     runs the build, each model's task reports its result). Without a manifest yet, one plain task."""
-    from pipeline.dbt import MANIFEST, PROJECT_DIR, dbt_executable
+    from pipeline.dbt import AS_OF_ENV, MANIFEST, PROJECT_DIR, SCHEDULED_BUILD_FLAGS, dbt_executable
 
     if not MANIFEST.exists():
         return None
@@ -95,9 +95,9 @@ def dbt_task_group(group_id: str, as_of: str):
             "env": {
                 "WAREHOUSE_PATH": str(warehouse_path().resolve()),
                 "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
-                "DBT_AS_OF": as_of,  # the macro as_of() reads it (a var would re-parse the project every run)
+                AS_OF_ENV: as_of,
             },
-            "dbt_cmd_flags": ["--exclude-resource-type", "unit_test"],  # unit tests run in CI, not on schedule
+            "dbt_cmd_flags": SCHEDULED_BUILD_FLAGS,
             "mode": "reschedule",  # model tasks free their worker slot between pokes (and dag.test() can run)
             "poke_interval": 2,
             "deferrable": False,

@@ -159,14 +159,16 @@ class Unreadable(Exception):
 def frames(con: duckdb.DuckDBPyConnection, ds: Dataset) -> Iterator[Any]:
     """The suite's rows as pandas frames: one frame, or chunks of CHUNK_ROWS for a row-local suite."""
     try:
-        reader = con.sql(ds.sql).to_arrow_reader(CHUNK_ROWS if ds.row_local else 1_000_000_000)
+        relation = con.sql(ds.sql)
+        reader = relation.to_arrow_reader(CHUNK_ROWS) if ds.row_local else None
+        whole = None if ds.row_local else relation.to_arrow_table()
     except duckdb.Error as e:
         raise Unreadable(f"cannot read the dataset: {e}".splitlines()[0]) from None
+    if whole is not None:
+        yield whole.to_pandas()
+        return
     import pyarrow as pa
 
-    if not ds.row_local:
-        yield reader.read_all().to_pandas()
-        return
     empty = True
     for batch in reader:
         empty = False

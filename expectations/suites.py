@@ -25,6 +25,9 @@ EARLIEST_PLAUSIBLE = dt.datetime(2010, 1, 1, tzinfo=dt.UTC)  # before any of the
 CLOCK_SKEW = "interval 1 hour"  # vendor clocks may run slightly ahead of ours
 
 
+ROW_SET_EXPECTATIONS = {"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"}  # judge rows together
+
+
 @dataclass(frozen=True)
 class Check:
     """One expectation as data: a `great_expectations.expectations` class name and its arguments."""
@@ -50,8 +53,6 @@ class Dataset:
         """Every check judges one row alone, so the rows may be validated in chunks."""
         return not any(c.expectation in ROW_SET_EXPECTATIONS for c in self.checks)
 
-
-ROW_SET_EXPECTATIONS = {"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"}  # judge rows together
 
 # --- the vocabulary of checks --------------------------------------------------------------------
 

@@ -102,12 +102,10 @@ def quality_gate(layer: str) -> dict:
 
 
 def dbt_build(as_of: str | None, full_refresh: bool = False) -> str:
-    """One `dbt build` (models and data tests) as of the run's data interval end. Unit tests check the
-    code on fixed inputs, not the data: CI runs them (`make test`), the schedule does not (dbt's advice)."""
-    from pipeline.dbt import run_dbt
+    """One scheduled `dbt build` (models and data tests) as of the run's data interval end."""
+    from pipeline.dbt import SCHEDULED_BUILD_FLAGS, run_dbt
 
-    exclude = ["--exclude-resource-type", "unit_test"]
-    out = run_dbt("build", as_of=as_of, full_refresh=full_refresh, extra=exclude, quiet=True)
+    out = run_dbt("build", as_of=as_of, full_refresh=full_refresh, extra=SCHEDULED_BUILD_FLAGS, quiet=True)
     return next((line.split("  ", 1)[-1] for line in out.splitlines() if "Done. PASS=" in line), "done")
 
 

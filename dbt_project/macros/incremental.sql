@@ -1,22 +1,18 @@
-{#- The raw rows an incremental staging model reads: all of them on a full refresh, else only those loaded
-    since its last run. Every load stamps the rows it writes with an increasing `load_id` (ingest/load.py),
+{#- The rows an incremental staging model reads from `relation` (a raw source, or a parent staging model
+    whose JSON arrays a child model unpacks): all on a full refresh, else only those whose load_id is above
+    the highest here. Every load stamps the rows it writes with an increasing `load_id` (ingest/load.py),
     so no lookback is needed: a late load of an old extract still gets a new load_id. Raw keeps one version
-    per key, so a merge by key is exact. A staging table from before load_id re-reads everything once. -#}
-{% macro raw_since_last_run(source_name, table_name) -%}
-    select * from {{ source(source_name, table_name) }}
+    per key, so a merge by key is exact; a child carries its parent's load_id, so none of the children of
+    the parents read is here yet. A table from before load_id re-reads everything once. -#}
+{% macro rows_since_last_run(relation) -%}
+    select * from {{ relation }}
     {%- if is_incremental() and 'load_id' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
     where load_id > (select coalesce(max(load_id), 0) from {{ this }})
     {%- endif %}
 {%- endmacro %}
 
-{#- The parent rows whose children an incremental child model (rows unpacked from a JSON array of the
-    parent) has not unpacked yet: all on a full refresh, else those loaded after the newest child here.
-    Every child carries its parent's load_id, so no child of these parents is here yet. -#}
-{% macro parents_since_last_run(parent) -%}
-    select * from {{ ref(parent) }}
-    {%- if is_incremental() %}
-    where load_id > (select coalesce(max(load_id), 0) from {{ this }})
-    {%- endif %}
+{% macro raw_since_last_run(source_name, table_name) -%}
+    {{ rows_since_last_run(source(source_name, table_name)) }}
 {%- endmacro %}
 
 {#- Post-hook of a child model: delete the children of a superseded version of their root (the staging row

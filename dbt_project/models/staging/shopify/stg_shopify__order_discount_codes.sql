@@ -3,7 +3,7 @@
 
 with codes as (
     select order_id, load_id, {{ json_each('discount_codes_json', alias='discount_code', position='code_position') }}
-    from ({{ parents_since_last_run('stg_shopify__orders') }}) as orders
+    from ({{ rows_since_last_run(ref('stg_shopify__orders')) }}) as orders
 )
 
 {{ unpack_json('codes', 'discount_code', [

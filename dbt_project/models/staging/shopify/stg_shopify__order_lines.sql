@@ -3,7 +3,7 @@
 
 with lines as (
     select order_id, load_id, {{ json_each('line_items_json', alias='line', position='line_position') }}
-    from ({{ parents_since_last_run('stg_shopify__orders') }}) as orders
+    from ({{ rows_since_last_run(ref('stg_shopify__orders')) }}) as orders
 )
 
 {{ unpack_json('lines', 'line', [

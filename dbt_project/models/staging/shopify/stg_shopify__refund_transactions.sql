@@ -4,7 +4,7 @@
 -- depends_on: {{ ref('stg_shopify__orders') }} (the post-hook's root)
 with transactions as (
     select refund_id, order_id, load_id, {{ json_each('transactions_json', alias='txn') }}
-    from ({{ parents_since_last_run('stg_shopify__refunds') }}) as refunds
+    from ({{ rows_since_last_run(ref('stg_shopify__refunds')) }}) as refunds
 )
 
 {{ unpack_json('transactions', 'txn', [

@@ -3,7 +3,7 @@
 
 with refunds as (
     select order_id as parent_order_id, load_id, {{ json_each('refunds_json', alias='refund') }}
-    from ({{ parents_since_last_run('stg_shopify__orders') }}) as orders
+    from ({{ rows_since_last_run(ref('stg_shopify__orders')) }}) as orders
 )
 
 {{ unpack_json('refunds', 'refund', [
