@@ -24,3 +24,23 @@
     where parent.{{ key }} = child.{{ key }} and parent.load_id > child.load_id
     {%- endif -%}
 {%- endmacro %}
+
+{#- Intermediate models that rebuild only the keys their inputs changed stamp every row they write with the
+    newest load_id their inputs hold (`newest_load_id`). A key changed since the last build when an input row
+    of it has a load_id above the highest stamp here (`last_built_load_id`). A full refresh, or a table
+    from before the stamp, rebuilds every key (`rebuilds_changes_only()` is false). -#}
+{% macro rebuilds_changes_only(stamp='inputs_load_id') -%}
+    {{ return(is_incremental() and stamp in (adapter.get_columns_in_relation(this) | map(attribute='name') | list)) }}
+{%- endmacro %}
+
+{% macro last_built_load_id(stamp='inputs_load_id') -%}
+    (select coalesce(max({{ stamp }}), -1) from {{ this }})
+{%- endmacro %}
+
+{% macro newest_load_id(relations, column='load_id') -%}
+    greatest(
+        {%- for r in relations %}
+        (select max({{ column }}) from {{ r }}){{ "," if not loop.last }}
+        {%- endfor %}
+    )
+{%- endmacro %}

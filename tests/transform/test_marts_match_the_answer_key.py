@@ -122,6 +122,82 @@ def test_an_order_reloaded_without_a_line_and_a_refund_leaves_no_stale_child_row
     assert incremental == children()
 
 
+LEDGER = "intermediate.int_orders_enriched"
+
+
+def test_the_ledger_rebuilds_the_orders_each_kind_of_change_touches_and_equals_a_full_rebuild(tiny, data_dir):
+    """The order ledger is incremental: a build rebuilds only the orders its inputs changed. Each kind of change
+    must reach its order: a new version of the order, a label refunded since, a renewal charge no longer
+    successful, the email link of an order without a customer id; and a finance change reaches every order."""
+    pull_and_build(tiny)
+    warehouse = str(data_dir / "warehouse.duckdb")
+
+    def query(sql: str, read_only: bool = True) -> list[tuple]:
+        con = duckdb.connect(warehouse, read_only=read_only)
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            con.close()
+
+    def new_load(*updates: str) -> None:  # raw rows changed by one more load, stamped as ingest stamps them
+        (load_id,) = query("SELECT nextval('ops.load_id_seq')", read_only=False)[0]
+        for update in updates:
+            query(update.replace("NEW_LOAD", str(load_id)), read_only=False)
+
+    def facts() -> dict[int, tuple]:
+        return {r[0]: r[1:] for r in query(f"SELECT order_id, label_cost, is_renewal, customer_key FROM {LEDGER}")}
+
+    def rebuilt_by_last_build() -> int:
+        newest = f"(SELECT max(inputs_load_id) FROM {LEDGER})"
+        return query(f"SELECT count(*) FROM {LEDGER} WHERE inputs_load_id = {newest}")[0][0]
+
+    def equals_a_full_rebuild() -> None:
+        ledger = f"SELECT * EXCLUDE (inputs_load_id, rules_fingerprint) FROM {LEDGER}"
+        incremental = sorted(query(ledger), key=repr), marts_snapshot(data_dir / "warehouse.duckdb")
+        run_dbt("build", full_refresh=True, quiet=True)
+        assert (sorted(query(ledger), key=repr), marts_snapshot(data_dir / "warehouse.duckdb")) == incremental
+
+    (orders,) = query(f"SELECT count(*) FROM {LEDGER}")[0]
+    labelled, renewal, linked = (r[0] for r in query(f"""
+        SELECT min(order_id) FILTER (WHERE label_cost > 0 AND NOT is_renewal) FROM {LEDGER}
+        UNION ALL SELECT max(order_id) FILTER (WHERE is_renewal) FROM {LEDGER}
+        UNION ALL SELECT max(order_id) FILTER (WHERE label_cost > 0 AND NOT is_renewal) FROM {LEDGER}"""))  # fmt: skip
+    # a new version of an order: it loses its customer id, so its customer is found through its email's link
+    new_load(f"""UPDATE raw_shopify.orders SET record = json_merge_patch(record, '{{"customer": null}}'),
+                 load_id = NEW_LOAD WHERE id = '{linked}'""")
+    run_dbt("build", quiet=True)
+    assert rebuilt_by_last_build() == 1
+    (linked_customer, email), *_ = query(f"SELECT customer_key, customer_email FROM {LEDGER} WHERE order_id = {linked}")
+    assert linked_customer != email  # linked, by Shopify's customer record or Recharge's
+
+    before = facts()
+    new_load(
+        f"""UPDATE raw_easypost.shipments SET record = json_merge_patch(record, '{{"refund_status": "refunded"}}'),
+            load_id = NEW_LOAD WHERE ltrim(trim(record->>'reference'), '#') IN
+            (SELECT unnest([cast(order_number AS varchar), cast(order_id AS varchar)])
+             FROM staging.stg_shopify__orders WHERE order_id = {labelled})""",
+        *(f"""UPDATE {raw} SET record = json_merge_patch(record, '{{"status": "refunded"}}'), load_id = NEW_LOAD
+              WHERE record->>'$.external_order_id.ecommerce' = '{renewal}'"""
+          for raw in ("raw_recharge.charges", "raw_recharge.orders")),
+        *(f"""UPDATE {raw} SET record = json_merge_patch(record, '{{"email": "moved-away@example.com"}}'),
+              load_id = NEW_LOAD WHERE lower(trim(record->>'email')) = '{email}'"""
+          for raw in ("raw_shopify.customers", "raw_recharge.customers")),
+    )  # fmt: skip
+    run_dbt("build", quiet=True)
+    after = facts()
+    assert after[labelled][0] == 0 < before[labelled][0]  # its only labels were refunded
+    assert before[renewal][1] and not after[renewal][1]
+    assert after[linked][2] == email != before[linked][2]  # no link any more: the email is the customer
+    assert {o for o in after if after[o] != before[o]} == {labelled, renewal, linked}
+    assert 3 <= rebuilt_by_last_build() < orders / 10  # the changed orders (and few others), not the ledger
+    equals_a_full_rebuild()
+
+    query("UPDATE raw_finance.product_costs SET unit_cost = unit_cost + 1", read_only=False)  # finance restates costs
+    run_dbt("build", quiet=True)
+    assert rebuilt_by_last_build() == orders
+    equals_a_full_rebuild()
+
+
 def test_a_sku_without_a_cost_fails_the_build_and_names_it(tiny, data_dir, tmp_path):
     sim = tmp_path / "sim"
     shutil.copytree(tiny, sim)

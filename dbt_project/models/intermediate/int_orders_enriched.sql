@@ -1,22 +1,86 @@
+{{ config(materialized='incremental', unique_key='order_id', incremental_strategy='delete+insert',
+          on_schema_change='append_new_columns') }}
+
 {#- The order ledger (§2): every non-test Shopify order with its customer, renewal and replacement
     flags, net revenue and COGS in the reporting currency. A missing fx rate or SKU cost leaves the
-    amount null (never zero): the amount_is_known tests on this model fail the build and name the order. -#}
-with orders as (
+    amount null (never zero): the amount_is_known tests on this model fail the build and name the order.
+
+    Incremental: a build rebuilds only the orders whose inputs changed since the last one (a new version
+    of the order, with its lines; a new version of a label naming it or of a Recharge charge or order
+    linking it; a changed link of its email). A change of the finance inputs or of a setting an amount depends on rebuilds every order.
+    As the vendors document, a shipment's reference, a charge's shopify_order_id and an order's test flag
+    do not change once set, so a changed row names the only orders it can touch. -#}
+{%- set changes_only = rebuilds_changes_only() %}
+
+with fx as (select * from {{ ref('stg_finance__fx_rates') }}),
+
+product_costs as (select * from {{ ref('stg_finance__product_costs') }}),
+
+links as (select * from {{ ref('int_customer_emails_linked') }}),
+
+-- everything an amount depends on besides the order's own rows
+rules as (
+    select hash(
+        '{{ var("reporting_currency") }}', '{{ var("replacement_tag") }}', '{{ var("store_timezone") }}',
+        (select list((month, currency, rate_to_reporting) order by month, currency) from fx),
+        (select list((sku, valid_from, unit_cost, currency) order by sku, valid_from) from product_costs)
+    ) as fingerprint
+),
+
+inputs as (
+    select greatest(
+        {{ newest_load_id([ref('stg_shopify__orders'), ref('int_shipment_labels_counted'),
+                           ref('int_renewal_orders_linked')]) }},
+        (select max(changed_load_id) from links)
+    ) as load_id
+),
+
+{% if changes_only -%}
+since as (select {{ last_built_load_id() }} as load_id),
+
+new_labels as (
+    select order_reference from {{ ref('int_shipment_labels_counted') }}
+    where load_id > (select load_id from since)
+),
+
+-- a new order is in the first set; the ledger (this) finds the known orders a label or a link names
+changed_orders as (
+    select order_id from {{ ref('stg_shopify__orders') }} where load_id > (select load_id from since)
+    union
+    select o.order_id from {{ this }} as o
+    inner join new_labels as l on l.order_reference = cast(o.order_number as varchar)
+    union
+    select o.order_id from {{ this }} as o
+    inner join new_labels as l on l.order_reference = cast(o.order_id as varchar)
+    union
+    select shopify_order_id from {{ ref('int_renewal_orders_linked') }} where load_id > (select load_id from since)
+    union
+    select o.order_id from {{ this }} as o
+    inner join links on links.email_normalized = o.customer_email
+    where links.changed_load_id > (select load_id from since)
+    union
+    select order_id from {{ ref('stg_shopify__orders') }}
+    where exists (select 1 from {{ this }} where rules_fingerprint is distinct from (select fingerprint from rules))
+),
+{%- endif %}
+
+orders as (
     select
         *,
         {{ local_date('created_at') }} as order_date,
         {{ local_month('created_at') }} as order_month
     from {{ ref('stg_shopify__orders') }}
     where not coalesce(is_test, false)
+    {%- if changes_only %}
+      and order_id in (select order_id from changed_orders)
+    {%- endif %}
 ),
-
-fx as (select * from {{ ref('stg_finance__fx_rates') }}),
 
 -- each cost is in effect from its valid_from until the SKU's next one: a line meets at most one
 -- (sku, valid_from is unique), so no ranking of the millions of lines is needed
 costs as (
     select *, lead(valid_from) over (partition by sku order by valid_from) as valid_until
-    from {{ ref('stg_finance__product_costs') }}
+    from product_costs
 ),
 
 lines_costed as (
@@ -47,6 +111,21 @@ goods as (
     group by l.order_id
 ),
 
+-- a label names an order by its number or its id; an order may have several labels, in several currencies
+order_references as (
+    select cast(order_number as varchar) as reference, order_id from orders where order_number is not null
+    union all
+    select cast(order_id as varchar), order_id from orders
+),
+
+labels_by_currency as (
+    select r.order_id, lb.label_currency, sum(lb.label_rate) as label_cost_original
+    from {{ ref('int_shipment_labels_counted') }} as lb
+    inner join order_references as r on r.reference = lb.order_reference
+    where lb.is_counted
+    group by r.order_id, lb.label_currency
+),
+
 labels as (
     select
         lb.order_id,
@@ -55,15 +134,16 @@ labels as (
                            and fx.rate_to_reporting is null)
             as label_currencies_without_rate,
         sum({{ to_reporting('lb.label_cost_original', 'lb.label_currency', 'fx.rate_to_reporting') }}) as label_cost
-    from {{ ref('int_order_labels_matched') }} as lb
+    from labels_by_currency as lb
     inner join orders as o on o.order_id = lb.order_id
     left join fx on fx.month = o.order_month and fx.currency = lb.label_currency
     group by lb.order_id
 ),
 
-links as (select * from {{ ref('int_customer_emails_linked') }}),
-
-renewals as (select distinct shopify_order_id from {{ ref('int_renewal_orders_linked') }})
+renewals as (
+    select distinct shopify_order_id from {{ ref('int_renewal_orders_linked') }}
+    where is_successful and shopify_order_id in (select order_id from orders)
+)
 
 select
     o.order_id,
@@ -90,7 +170,9 @@ select
               and coalesce(lb.label_currencies_without_rate, 0) = 0
          then {{ cents('coalesce(g.goods_cost_unrounded, 0)') }} + coalesce(lb.label_cost, 0) end as cogs,
     coalesce(g.lines_without_cost, 0) as lines_without_cost,
-    g.skus_without_cost
+    g.skus_without_cost,
+    (select load_id from inputs) as inputs_load_id,
+    (select fingerprint from rules) as rules_fingerprint
 from orders as o
 left join fx on fx.month = o.order_month and fx.currency = o.currency
 left join goods as g on g.order_id = o.order_id

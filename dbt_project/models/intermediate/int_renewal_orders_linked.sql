@@ -1,9 +1,13 @@
-{#- Shopify orders created by a successful recurring Recharge charge: the renewal orders (§2, §4).
-    Recharge's orders carry the same link and are not hidden by the charges' 90-day API limit. -#}
-select shopify_order_id
+{{ config(materialized='view') }}
+
+{#- Shopify orders linked to a recurring Recharge charge (from charges, and from Recharge's orders, which carry
+    the same link and are not hidden by the charges' 90-day API limit). A renewal order (§2, §4) is one
+    created by a successful one: `is_successful`. A view: the ledger reads only the orders it rebuilds, and
+    finds those through the links of new loads (successful or not: a status may change). -#}
+select shopify_order_id, status = 'success' as is_successful, load_id
 from {{ ref('stg_recharge__charges') }}
-where charge_type = 'recurring' and status = 'success' and shopify_order_id is not null
-union
-select shopify_order_id
+where charge_type = 'recurring' and shopify_order_id is not null
+union all
+select shopify_order_id, status = 'success', load_id
 from {{ ref('stg_recharge__orders') }}
-where order_type = 'recurring' and status = 'success' and shopify_order_id is not null
+where order_type = 'recurring' and shopify_order_id is not null

@@ -1,0 +1,79 @@
+{{ config(materialized='incremental', unique_key='charge_id', incremental_strategy='delete+insert',
+          on_schema_change='append_new_columns') }}
+
+{#- Every recurring Recharge charge with its renewal facts (§5), whatever the as_of: scheduled on the renewal day
+    or not, local midnight of that day and of the next month's, the end of dunning (the last instant of the
+    local day renewal_day + dunning_days), failed (the first attempt errored) and paid by the end of dunning.
+    int_renewals_dunned reads it as of an instant.
+    Incremental like the ledger: a build rebuilds the charges of new loads and those whose email's link
+    changed; a change of a setting these facts depend on rebuilds every charge. Every recurring charge is
+    kept, not only the renewal day's, so a charge moved off that day replaces its row. -#}
+{%- set changes_only = rebuilds_changes_only() %}
+
+with links as (select * from {{ ref('int_customer_emails_linked') }}),
+
+rules as (
+    select hash('{{ var("store_timezone") }}', {{ var('renewal_day_of_month') }}, {{ var('dunning_days') }}) as fingerprint
+),
+
+inputs as (
+    select greatest(
+        {{ newest_load_id([ref('stg_recharge__charges')]) }},
+        (select max(changed_load_id) from links)
+    ) as load_id
+),
+
+{% if changes_only -%}
+since as (select {{ last_built_load_id() }} as load_id),
+
+changed_charges as (
+    select charge_id from {{ ref('stg_recharge__charges') }}
+    where load_id > (select load_id from since)
+       or exists (select 1 from {{ this }} where rules_fingerprint is distinct from (select fingerprint from rules))
+    union
+    select r.charge_id from {{ this }} as r
+    inner join links on links.email_normalized = r.customer_email
+    where links.changed_load_id > (select load_id from since)
+),
+{%- endif %}
+
+charges as (
+    select
+        *,
+        extract(day from scheduled_on) = {{ var('renewal_day_of_month') }} as is_on_renewal_day
+    from {{ ref('stg_recharge__charges') }}
+    where charge_type = 'recurring'
+    {%- if changes_only %}
+      and charge_id in (select charge_id from changed_charges)
+    {%- endif %}
+),
+
+scheduled as (
+    select
+        *,
+        {{ local_midnight('scheduled_on') }} as scheduled_at,
+        {{ local_midnight(add_months('scheduled_on', 1)) }} as next_scheduled_at,
+        {{ instant_before(local_midnight(add_days('scheduled_on', var('dunning_days') + 1))) }} as dunning_ends_at
+    from charges
+)
+
+select
+    s.charge_id,
+    coalesce(cast(s.shopify_customer_id as varchar), cast(links.shopify_customer_id as varchar),
+             lower(trim(s.customer_email))) as customer_key,
+    lower(trim(s.customer_email)) as customer_email,
+    {{ month_label('s.scheduled_on') }} as renewal_month,
+    s.scheduled_on,
+    s.is_on_renewal_day,
+    s.scheduled_at,
+    s.next_scheduled_at,
+    s.dunning_ends_at,
+    s.status,
+    s.charge_attempts,
+    s.processed_at,
+    s.status = 'error' or (s.status = 'success' and s.charge_attempts > 1) as is_failed,
+    coalesce(s.status = 'success' and s.processed_at <= s.dunning_ends_at, false) as is_paid_by_dunning_end,
+    (select load_id from inputs) as inputs_load_id,
+    (select fingerprint from rules) as rules_fingerprint
+from scheduled as s
+left join links on links.email_normalized = lower(trim(s.customer_email))
