@@ -37,10 +37,15 @@
     (select coalesce(max({{ stamp }}), -1) from {{ this }})
 {%- endmacro %}
 
-{% macro newest_load_id(relations, column='load_id') -%}
+{#- The stamp of a model that also reads the email links: the newest load of its vendor inputs or of a link change -#}
+{% macro newest_input_load_id(relations) -%}
+    greatest({{ newest_load_id(relations) }}, (select max(changed_load_id) from {{ ref('int_customer_emails_linked') }}))
+{%- endmacro %}
+
+{% macro newest_load_id(relations) -%}
     greatest(
         {%- for r in relations %}
-        (select max({{ column }}) from {{ r }}){{ "," if not loop.last }}
+        (select max(load_id) from {{ r }}){{ "," if not loop.last }}
         {%- endfor %}
     )
 {%- endmacro %}

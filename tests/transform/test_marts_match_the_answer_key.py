@@ -7,6 +7,7 @@ Real parts: the emulators on loopback, the ingest path into a DuckDB file, one `
 from __future__ import annotations
 
 import shutil
+from functools import partial
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,14 @@ def assert_equal_to_answer_key(warehouse: Path, key: AnswerKey) -> None:
     assert not problems, "\n".join(problems)
     print(f"{checked} answer-key rows equal to the marts")
     assert checked > 0
+
+
+def query_warehouse(warehouse: Path, sql: str, read_only: bool = True) -> list[tuple]:
+    con = duckdb.connect(str(warehouse), read_only=read_only)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
 
 
 def marts_snapshot(warehouse: Path) -> dict[str, list[tuple]]:
@@ -92,16 +101,9 @@ def test_an_order_reloaded_without_a_line_and_a_refund_leaves_no_stale_child_row
     """The child staging models (lines, codes, refunds, refund transactions) are incremental too: they unpack only
     orders of new loads and drop the children of superseded order versions, so they equal a full rebuild."""
     pull_and_build(tiny)
-    warehouse = str(data_dir / "warehouse.duckdb")
+    query = partial(query_warehouse, data_dir / "warehouse.duckdb")
     models = ["stg_shopify__orders", "stg_shopify__order_lines", "stg_shopify__order_discount_codes",
               "stg_shopify__refunds", "stg_shopify__refund_transactions"]  # fmt: skip
-
-    def query(sql: str, read_only: bool = True) -> list[tuple]:
-        con = duckdb.connect(warehouse, read_only=read_only)
-        try:
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
 
     def children() -> dict[str, list[tuple]]:
         return {m: sorted(query(f"SELECT * FROM staging.{m}"), key=repr) for m in models[1:]}
@@ -130,14 +132,7 @@ def test_the_ledger_rebuilds_the_orders_each_kind_of_change_touches_and_equals_a
     must reach its order: a new version of the order, a label refunded since, a renewal charge no longer
     successful, the email link of an order without a customer id; and a finance change reaches every order."""
     pull_and_build(tiny)
-    warehouse = str(data_dir / "warehouse.duckdb")
-
-    def query(sql: str, read_only: bool = True) -> list[tuple]:
-        con = duckdb.connect(warehouse, read_only=read_only)
-        try:
-            return con.execute(sql).fetchall()
-        finally:
-            con.close()
+    query = partial(query_warehouse, data_dir / "warehouse.duckdb")
 
     def new_load(*updates: str) -> None:  # raw rows changed by one more load, stamped as ingest stamps them
         (load_id,) = query("SELECT nextval('ops.load_id_seq')", read_only=False)[0]

@@ -28,11 +28,8 @@ rules as (
 ),
 
 inputs as (
-    select greatest(
-        {{ newest_load_id([ref('stg_shopify__orders'), ref('int_shipment_labels_counted'),
-                           ref('int_renewal_orders_linked')]) }},
-        (select max(changed_load_id) from links)
-    ) as load_id
+    select {{ newest_input_load_id([ref('stg_shopify__orders'), ref('int_shipment_labels_counted'),
+                                    ref('int_renewal_orders_linked')]) }} as load_id
 ),
 
 {% if changes_only -%}

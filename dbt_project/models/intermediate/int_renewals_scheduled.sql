@@ -16,12 +16,7 @@ rules as (
     select hash('{{ var("store_timezone") }}', {{ var('renewal_day_of_month') }}, {{ var('dunning_days') }}) as fingerprint
 ),
 
-inputs as (
-    select greatest(
-        {{ newest_load_id([ref('stg_recharge__charges')]) }},
-        (select max(changed_load_id) from links)
-    ) as load_id
-),
+inputs as (select {{ newest_input_load_id([ref('stg_recharge__charges')]) }} as load_id),
 
 {% if changes_only -%}
 since as (select {{ last_built_load_id() }} as load_id),
