@@ -33,8 +33,8 @@
     {{ return(is_incremental() and stamp in (adapter.get_columns_in_relation(this) | map(attribute='name') | list)) }}
 {%- endmacro %}
 
-{% macro last_built_load_id(stamp='inputs_load_id') -%}
-    (select coalesce(max({{ stamp }}), -1) from {{ this }})
+{% macro last_built_load_id() -%}
+    (select coalesce(max(inputs_load_id), -1) from {{ this }})
 {%- endmacro %}
 
 {#- The stamp of a model that also reads the email links: the newest load of its vendor inputs or of a link change -#}

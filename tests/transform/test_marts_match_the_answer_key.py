@@ -67,23 +67,13 @@ def test_incremental_staging_reads_only_the_rows_of_loads_it_has_not_seen(tiny, 
     """Each load stamps its rows with a new load_id; incremental staging reads raw rows above the highest it holds.
     A raw row changed without a new load_id stays unseen until a load (here: a bumped load_id) carries it."""
     pull_and_build(tiny)
-    warehouse = str(data_dir / "warehouse.duckdb")
+    query = partial(query_warehouse, data_dir / "warehouse.duckdb")
 
     def tamper(sql: str) -> None:
-        con = duckdb.connect(warehouse)
-        try:
-            con.execute(sql)
-        finally:
-            con.close()
+        query(sql, read_only=False)
 
     def staged_source_names() -> set[str]:
-        con = duckdb.connect(warehouse, read_only=True)
-        try:
-            return {
-                s for (s,) in con.execute("SELECT DISTINCT source_name FROM staging.stg_shopify__orders").fetchall()
-            }
-        finally:
-            con.close()
+        return {s for (s,) in query("SELECT DISTINCT source_name FROM staging.stg_shopify__orders")}
 
     assert "tampered" not in staged_source_names()
     one_order = "(SELECT min(id) FROM raw_shopify.orders)"

@@ -7,7 +7,8 @@
 
     Incremental: a build rebuilds only the orders whose inputs changed since the last one (a new version
     of the order, with its lines; a new version of a label naming it or of a Recharge charge or order
-    linking it; a changed link of its email). A change of the finance inputs or of a setting an amount depends on rebuilds every order.
+    linking it; a changed link of its email). A change of the finance inputs or of a setting an amount
+    depends on rebuilds every order.
     As the vendors document, a shipment's reference, a charge's shopify_order_id and an order's test flag
     do not change once set, so a changed row names the only orders it can touch. -#}
 {%- set changes_only = rebuilds_changes_only() %}

@@ -35,6 +35,7 @@ changed_charges as (
 charges as (
     select
         *,
+        lower(trim(customer_email)) as customer_email_normalized,
         extract(day from scheduled_on) = {{ var('renewal_day_of_month') }} as is_on_renewal_day
     from {{ ref('stg_recharge__charges') }}
     where charge_type = 'recurring'
@@ -55,8 +56,8 @@ scheduled as (
 select
     s.charge_id,
     coalesce(cast(s.shopify_customer_id as varchar), cast(links.shopify_customer_id as varchar),
-             lower(trim(s.customer_email))) as customer_key,
-    lower(trim(s.customer_email)) as customer_email,
+             s.customer_email_normalized) as customer_key,
+    s.customer_email_normalized as customer_email,
     {{ month_label('s.scheduled_on') }} as renewal_month,
     s.scheduled_on,
     s.is_on_renewal_day,
@@ -71,4 +72,4 @@ select
     (select load_id from inputs) as inputs_load_id,
     (select fingerprint from rules) as rules_fingerprint
 from scheduled as s
-left join links on links.email_normalized = lower(trim(s.customer_email))
+left join links on links.email_normalized = s.customer_email_normalized
