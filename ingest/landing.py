@@ -1,7 +1,7 @@
 """Landing files: what an extract run fetched, untouched, as Parquet; written atomically.
 
 Per endpoint folder `landing/<vendor>/<entity>/`:
-  <run_id>-<n>.parquet             accepted records: id, updated_at, extracted_at, run_id, record (JSON type)
+  <run_id>-<n>.parquet             accepted records: id, updated_at, extracted_at, run_id, record (JSON text)
   rejected/<run_id>-<n>.parquet    quarantined records with the reason
   <run_id>.manifest.json           written last: the run's summary; the loader only trusts files it lists
   _state.json                      the loaded watermark, mirrored by the loader (extracts never open the warehouse)
@@ -101,14 +101,15 @@ class LandingBatch:
         if accepted:
             name = f"{self.run_id}-{len(self.files):04d}.parquet"
             self._copy(
-                f"SELECT id, updated_at, extracted_at, {run} AS run_id, record FROM _checked WHERE problem IS NULL",
+                f"SELECT id, updated_at, extracted_at, {run} AS run_id, record::VARCHAR AS record FROM _checked "
+                "WHERE problem IS NULL",
                 name,
             )
             self.files.append(name)
         if rejected:
             name = f"rejected/{self.run_id}-{len(self.rejected_files):04d}.parquet"
             self._copy(
-                f"SELECT id, problem AS reason, extracted_at, {run} AS run_id, record FROM _checked "
+                f"SELECT id, problem AS reason, extracted_at, {run} AS run_id, record::VARCHAR AS record FROM _checked "
                 "WHERE problem IS NOT NULL",
                 name,
             )
