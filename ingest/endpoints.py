@@ -128,7 +128,7 @@ def validation_sql(ep: Endpoint, source: str) -> str:
 def check_records(ep: Endpoint, records: list) -> list[tuple[datetime | None, str | None]]:
     """(version, problem) for each record, by the same SQL that landing uses (for tests and tools)."""
     import duckdb
-    import orjson
+    import msgspec
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -136,7 +136,7 @@ def check_records(ep: Endpoint, records: list) -> list[tuple[datetime | None, st
         f"""SELECT updated_at, problem FROM ({validation_sql(ep, "src")})""".replace(
             "FROM src", "FROM (SELECT unnest(json_extract(?::JSON, '$[*]')) AS record, NULL AS extracted_at) src"
         ),
-        [orjson.dumps(records).decode()],
+        [msgspec.json.encode(records).decode()],
     ).fetchall()
     con.close()
     return [(None, p) if p else (u, None) for u, p in rows]

@@ -2,7 +2,7 @@
 
 Connect/read timeouts; a client-side throttle at the vendor's published rate so steady state
 sees no 429; retries with exponential backoff and jitter on 5xx, timeouts, resets and bodies
-that are truncated, invalid JSON or HTML; `Retry-After` honoured on 429 (case-insensitive,
+that are truncated, invalid JSON (or UTF-8) or HTML; `Retry-After` honoured on 429 (case-insensitive,
 float seconds); a bound on total retry time; immediate failure on 401/403 and other 4xx.
 Errors name the connection, never its secret.
 
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
+import msgspec
 import requests
 import urllib3
 
@@ -36,6 +36,10 @@ class FatalHTTPError(RuntimeError):
 
 class AuthError(FatalHTTPError):
     pass
+
+
+class MalformedPage(FatalHTTPError):
+    """Valid JSON of the wrong shape: not transient, and never silently skipped."""
 
 
 class TransientError(Exception):
@@ -108,9 +112,12 @@ class Throttle:
         return self.paced / (self.last_grant - self.paced_since)
 
 
+ANY_JSON = msgspec.json.Decoder()  # a body as Python objects, whole
+
+
 @dataclass
 class Response:
-    body: Any
+    body: Any  # as the request's `shape` decoded it
     raw: bytes
     headers: urllib3.HTTPHeaderDict  # case-insensitive
     url: str
@@ -151,7 +158,9 @@ class VendorSession:
         query = urlencode({k: v for k, v in (params or {}).items() if v is not None}, doseq=True)
         return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
 
-    def get(self, path: str, params: dict | None = None) -> Response:
+    def get(self, path: str, params: dict | None = None, shape: msgspec.json.Decoder = ANY_JSON) -> Response:
+        """`shape` decodes the body: every byte is checked to be JSON either way, but only what the shape
+        reads becomes Python objects (see Client.page_shape)."""
         url = self.url(path, params)
         started = time.monotonic()
         for attempt in range(1, self.retry.max_tries + 1):
@@ -159,7 +168,7 @@ class VendorSession:
                 self.throttle.acquire()
             self.stats.requests += 1
             try:
-                return self._once(url, attempt)
+                return self._once(url, attempt, shape)
             except TransientError as exc:
                 wait, kind = exc.args[1], exc.args[0]
                 self.stats.note(kind)
@@ -177,7 +186,7 @@ class VendorSession:
         delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** min(attempt_hint, 10))
         return delay * random.uniform(0.5, 1.0)  # jitter: concurrent clients don't retry in lockstep
 
-    def _once(self, url: str, n: int) -> Response:
+    def _once(self, url: str, n: int, shape: msgspec.json.Decoder) -> Response:
         try:
             r = self.pool.urlopen(
                 "GET", url, headers=self.headers, timeout=self.timeout, retries=False, redirect=False
@@ -200,8 +209,11 @@ class VendorSession:
         if "html" in r.headers.get("Content-Type", "") or raw.lstrip()[:1] == b"<":
             raise TransientError("HTML body with status 200", self._backoff(n))
         try:
-            body = orjson.loads(raw)
-        except ValueError:
+            raw.decode()  # the shape skips what it does not read without checking its UTF-8; landing relies on it
+            body = shape.decode(raw)
+        except msgspec.ValidationError as exc:  # before DecodeError, its base class
+            raise MalformedPage(f"{self.conn_id}: GET {_path(url)} returned JSON of another shape: {exc}") from None
+        except (msgspec.DecodeError, UnicodeDecodeError):
             raise TransientError("invalid or truncated JSON body", self._backoff(n)) from None
         return Response(body, raw, r.headers, url)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from ingest.client import Client, Page, iso_utc
+from ingest.client import Client, MalformedPage, Page, PageItem, iso_utc
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import RateLimit, VendorSession
@@ -49,6 +49,7 @@ class EasyPostClient(Client):
     conn_id = "easypost_default"
     endpoints = ENDPOINTS
     rate = RateLimit(per_second=4.75, burst=3)  # list endpoints: 5 requests/s; burst kept under the bucket
+    page_fields = ("has_more",)
 
     def make_session(self, conn: Connection) -> VendorSession:
         return VendorSession(conn.conn_id, f"{conn.base_url}/v2", auth=(conn.password, ""), rate=self.rate)
@@ -60,10 +61,11 @@ class EasyPostClient(Client):
         if until is not None:
             params["end_datetime"] = iso_utc(until)
         while True:
-            resp = self.session.get(ep.path, params)
-            body = resp.body
-            items = self.envelope(ep, body)
+            resp = self.fetch(ep, ep.path, params)
+            items = resp.body.items
             yield Page(items, resp.raw)
-            if not body.get("has_more") or not items:
+            if not resp.body.has_more or not items:
                 return
-            params = {**params, "before_id": items[-1]["id"]}
+            if not isinstance(items[-1], PageItem) or items[-1].key is None:
+                raise MalformedPage(f"{self.conn_id}: {ep.path} returned a page whose last record has no '{ep.key}'")
+            params = {**params, "before_id": items[-1].key}

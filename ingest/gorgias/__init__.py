@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from ingest.client import Client, MalformedPage, Page
+from ingest.client import Client, MalformedPage, Page, PageItem
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import RateLimit, VendorSession
@@ -63,6 +63,7 @@ class GorgiasClient(Client):
     conn_id = "gorgias_default"
     endpoints = ENDPOINTS
     rate = RateLimit(per_second=1.9, burst=36)  # the vendor allows 40 per 20 s per API key
+    page_fields = ("meta",)
 
     def make_session(self, conn: Connection) -> VendorSession:
         return VendorSession(conn.conn_id, conn.base_url, auth=(conn.login, conn.password), rate=self.rate)
@@ -73,18 +74,16 @@ class GorgiasClient(Client):
             params["order_by"] = f"{ep.order_field}:desc"
         cursor = None
         while True:
-            resp = self.session.get(ep.path, {**params, "cursor": cursor} if cursor else params)
-            body = resp.body
-            data = self.envelope(ep, body)
-            yield Page(data, resp.raw)
+            resp = self.fetch(ep, ep.path, {**params, "cursor": cursor} if cursor else params)
+            items = resp.body.items
+            yield Page(items, resp.raw)
             if (
                 ep.incremental
                 and since is not None
-                and data
-                and any(parse_ts(r[ep.order_field]) < since for r in data if r.get(ep.order_field))
+                and any(parse_ts(r.order) < since for r in items if isinstance(r, PageItem) and r.order)
             ):
                 return  # newest first: everything further is older than the watermark
-            meta = body.get("meta")
+            meta = resp.body.meta
             if not isinstance(meta, dict):
                 raise MalformedPage(f"{self.conn_id}: {ep.path} returned a page without 'meta'")
             cursor = meta.get("next_cursor")

@@ -65,6 +65,7 @@ class RechargeClient(Client):
     conn_id = "recharge_default"
     endpoints = ENDPOINTS
     rate = RateLimit(per_second=1.9, burst=36)  # leaky bucket of 40, draining 2 calls/s
+    page_fields = ("next_cursor",)
 
     def make_session(self, conn: Connection) -> VendorSession:
         headers = {"X-Recharge-Access-Token": conn.password, "X-Recharge-Version": API_VERSION}
@@ -77,10 +78,9 @@ class RechargeClient(Client):
         if until is not None:
             params["updated_at_max"] = iso_utc(until)
         while True:
-            resp = self.session.get(ep.path, params)
-            body = resp.body
-            yield Page(self.envelope(ep, body), resp.raw)
-            cursor = body.get("next_cursor")
+            resp = self.fetch(ep, ep.path, params)
+            yield Page(resp.body.items, resp.raw)
+            cursor = resp.body.next_cursor
             if not cursor:
                 return
             params = {"limit": ep.page_size, "cursor": cursor}

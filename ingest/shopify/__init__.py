@@ -83,8 +83,8 @@ class ShopifyClient(Client):
             params["updated_at_max"] = iso_utc(until)
         url = ep.path
         while True:
-            resp = self.session.get(url, params)
-            yield Page(self.envelope(ep, resp.body), resp.raw)
+            resp = self.fetch(ep, url, params)
+            yield Page(resp.body.items, resp.raw)
             links = requests.utils.parse_header_links(resp.headers.get("Link", "").replace(">,<", ">, <"))
             nxt = next((link["url"] for link in links if link.get("rel") == "next"), None)
             if not nxt:

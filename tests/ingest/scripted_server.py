@@ -29,7 +29,8 @@ class Scripted:
                 outer.seen.append({"path": self.path, "headers": dict(self.headers), "at": time.monotonic()})
                 step = outer.script.pop(0) if len(outer.script) > 1 else outer.script[0]
                 time.sleep(step.get("sleep", 0))
-                body = step.get("body", "{}").encode()
+                body = step.get("body", "{}")
+                body = body if isinstance(body, bytes) else body.encode()
                 self.send_response(step.get("status", 200))
                 for k, v in step.get("headers", {"Content-Type": "application/json"}).items():
                     self.send_header(k, v)

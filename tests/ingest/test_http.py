@@ -39,14 +39,40 @@ def test_5xx_then_success_is_retried(serve):
         {"status": 200, "body": "<html><body>Gateway</body></html>", "headers": {"Content-Type": "text/html"}},
         {"status": 200, "body": '{"data": [1, 2, 3, 4, 5, 6, 7, 8]}', "truncate": True},
         {"status": 200, "body": '{"data": [1, 2'},
+        {"status": 200, "body": b'{"data": [1, 2], "note": "caf\xe9"}'},  # Latin-1, not UTF-8
         {"status": 200, "body": '{"data": []}', "sleep": 0.8},  # past the 0.5 s read timeout
     ],
-    ids=["html", "truncated", "invalid-json", "timeout"],
+    ids=["html", "truncated", "invalid-json", "invalid-utf8", "timeout"],
 )
 def test_broken_200s_and_timeouts_are_transient(serve, bad):
     _server, http = serve(bad, OK)
     assert http.get("/x").body == {"data": [1, 2]}
     assert http.stats.retries == 1
+
+
+def test_a_page_shape_reads_only_what_paging_needs_and_still_checks_every_byte(serve):
+    """Records become PageItems holding their key and order field (a record that is not an object stays as it
+    is, for landing to quarantine); a broken record is a broken body, retried; a body without the endpoint's
+    list fails at once."""
+    from ingest.client import PageItem, page_shape
+    from ingest.http import MalformedPage
+
+    shape = page_shape("data", "uid", "updated", ("meta",))
+    page = '{"data": [{"uid": 7, "updated": "2026-01-01", "x": {"deep": [1]}}, {"x": 1}, "oops"], "meta": {"n": 2}}'
+    broken = '{"data": [{"uid": 7, "x": {"deep": [1}}], "meta": {}}'
+    _server, http = serve({"status": 200, "body": broken}, {"status": 200, "body": page})
+    body = http.get("/tickets", shape=shape).body
+    first, second, third = body.items
+    assert isinstance(first, PageItem) and (first.key, first.order) == (7, "2026-01-01")
+    assert isinstance(second, PageItem) and (second.key, second.order) == (None, None)
+    assert third == "oops"
+    assert body.meta == {"n": 2}
+    assert http.stats.retries == 1  # the broken record, in a field the shape skips
+
+    _server, http = serve({"status": 200, "body": '{"tickets": []}'}, OK)
+    with pytest.raises(MalformedPage, match=r"acme_default: GET \S*/tickets returned JSON of another shape: .* `data`"):
+        http.get("/tickets", shape=shape)
+    assert http.stats.requests == 1
 
 
 def test_429_waits_for_retry_after_whatever_its_casing(serve):
