@@ -96,7 +96,7 @@ def equal(a: str, b: str, description: str | None = None) -> Check:
 
 @dataclass(frozen=True)
 class RawEntity:
-    """A raw table `raw_<vendor>.<entity>` (id, updated_at, extracted_at, run_id, record JSON).
+    """A raw table `raw_<vendor>.<entity>` (id, updated_at, extracted_at, run_id, record: the JSON text).
 
     Fields are JSON paths in `record` (a column is the path with `.` -> `_`). Codes are compared the
     way staging reads them (trimmed, lower case)."""

@@ -14,6 +14,7 @@ import os
 import threading
 from array import array
 from datetime import UTC, datetime, timedelta
+from itertools import accumulate
 from pathlib import Path
 
 import duckdb
@@ -40,16 +41,13 @@ def landing_connection() -> duckdb.DuckDBPyConnection:
     return con
 
 
-def pages_table(bodies: list[bytes], stamps: list[datetime]) -> pa.Table:
-    """(body, extracted_at) as Arrow, built on the bodies' bytes: no per-page decoding or conversion (the HTTP
-    layer has parsed every body, so each is UTF-8 JSON)."""
-    offsets = array("q", [0])
-    for body in bodies:
-        offsets.append(offsets[-1] + len(body))
-    text = pa.LargeStringArray.from_buffers(len(bodies), pa.py_buffer(offsets), pa.py_buffer(b"".join(bodies)))
-    micros = array("q", [(s - EPOCH) // timedelta(microseconds=1) for s in stamps])
-    extracted = pa.Array.from_buffers(TS, len(stamps), [None, pa.py_buffer(micros)])
-    return pa.Table.from_arrays([text, extracted], names=["body", "extracted_at"])
+def records_table(records: list, micros: array) -> pa.Table:
+    """(record, extracted_at) as Arrow, built on the records' bytes (buffer views into the page bodies): no
+    per-record decoding or conversion (the HTTP layer checked every body to be UTF-8 JSON)."""
+    offsets = array("q", accumulate(map(len, records), initial=0))
+    text = pa.LargeStringArray.from_buffers(len(records), pa.py_buffer(offsets), pa.py_buffer(b"".join(records)))
+    extracted = pa.Array.from_buffers(TS, len(records), [None, pa.py_buffer(micros)])
+    return pa.Table.from_arrays([text, extracted], names=["record", "extracted_at"])
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -63,7 +61,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 class LandingBatch:
-    """One endpoint's pages of one run. Flushing explodes the raw pages into records and validates them
+    """One endpoint's pages of one run. Flushing validates the records (as the vendor sent them)
     in one set-based pass (an in-memory DuckDB, never the warehouse); parts of `part_records`."""
 
     def __init__(self, ep: Endpoint, folder: Path, run_id: str, part_records: int = 100_000):
@@ -71,9 +69,8 @@ class LandingBatch:
         self.folder = folder
         self.run_id = run_id
         self.part_records = part_records
-        self.bodies: list[bytes] = []
-        self.stamps: list[datetime] = []
-        self.pending = 0
+        self.records: list = []  # msgspec.Raw per record
+        self.micros = array("q")  # each record's extraction time, microseconds since the epoch
         self.files: list[str] = []
         self.rejected_files: list[str] = []
         self.n_accepted = self.n_rejected = 0
@@ -81,18 +78,16 @@ class LandingBatch:
         self.con = landing_connection()
 
     def add(self, page: Page, extracted: datetime) -> None:
-        self.bodies.append(page.raw)
-        self.stamps.append(extracted)
-        self.pending += len(page.items)
-        if self.pending >= self.part_records:
+        self.records += page.records
+        self.micros += array("q", [(extracted - EPOCH) // timedelta(microseconds=1)]) * len(page.records)
+        if len(self.records) >= self.part_records:
             self.flush()
 
     def flush(self) -> None:
-        if not self.bodies:
+        if not self.records:
             return
-        self.con.register("_pages", pages_table(self.bodies, self.stamps))
-        records = f"(SELECT unnest(json_extract(body, '$.{self.ep.envelope}[*]')) AS record, extracted_at FROM _pages)"
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {validation_sql(self.ep, records)}")
+        self.con.register("_records", records_table(self.records, self.micros))
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE _checked AS {validation_sql(self.ep, '_records')}")
         accepted, rejected, newest = self.con.execute(
             "SELECT count(*) FILTER (WHERE problem IS NULL), count(*) FILTER (WHERE problem IS NOT NULL), "
             "max(updated_at) FILTER (WHERE problem IS NULL) FROM _checked"
@@ -118,9 +113,9 @@ class LandingBatch:
         self.n_rejected += rejected
         if newest is not None and (self.newest is None or newest > self.newest):
             self.newest = newest
-        self.con.unregister("_pages")
+        self.con.unregister("_records")
         self.con.execute("DROP TABLE _checked")
-        self.bodies, self.stamps, self.pending = [], [], 0
+        self.records, self.micros = [], array("q")
 
     def _copy(self, query: str, name: str) -> None:
         path = self.folder / name

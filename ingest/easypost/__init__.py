@@ -62,10 +62,11 @@ class EasyPostClient(Client):
             params["end_datetime"] = iso_utc(until)
         while True:
             resp = self.fetch(ep, ep.path, params)
-            items = resp.body.items
-            yield Page(items, resp.raw)
-            if not resp.body.has_more or not items:
+            records = resp.body.items
+            yield Page(records)
+            if not resp.body.has_more or not records:
                 return
-            if not isinstance(items[-1], PageItem) or items[-1].key is None:
+            last = self.item(ep, records[-1])
+            if not isinstance(last, PageItem) or last.key is None:
                 raise MalformedPage(f"{self.conn_id}: {ep.path} returned a page whose last record has no '{ep.key}'")
-            params = {**params, "before_id": items[-1].key}
+            params = {**params, "before_id": last.key}

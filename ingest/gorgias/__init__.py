@@ -75,14 +75,12 @@ class GorgiasClient(Client):
         cursor = None
         while True:
             resp = self.fetch(ep, ep.path, {**params, "cursor": cursor} if cursor else params)
-            items = resp.body.items
-            yield Page(items, resp.raw)
-            if (
-                ep.incremental
-                and since is not None
-                and any(parse_ts(r.order) < since for r in items if isinstance(r, PageItem) and r.order)
-            ):
-                return  # newest first: everything further is older than the watermark
+            records = resp.body.items
+            yield Page(records)
+            if ep.incremental and since is not None:
+                items = [self.item(ep, r) for r in records]
+                if any(parse_ts(i.order) < since for i in items if isinstance(i, PageItem) and i.order):
+                    return  # newest first: everything further is older than the watermark
             meta = resp.body.meta
             if not isinstance(meta, dict):
                 raise MalformedPage(f"{self.conn_id}: {ep.path} returned a page without 'meta'")

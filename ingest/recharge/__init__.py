@@ -79,7 +79,7 @@ class RechargeClient(Client):
             params["updated_at_max"] = iso_utc(until)
         while True:
             resp = self.fetch(ep, ep.path, params)
-            yield Page(resp.body.items, resp.raw)
+            yield Page(resp.body.items)
             cursor = resp.body.next_cursor
             if not cursor:
                 return

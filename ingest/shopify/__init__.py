@@ -84,7 +84,7 @@ class ShopifyClient(Client):
         url = ep.path
         while True:
             resp = self.fetch(ep, url, params)
-            yield Page(resp.body.items, resp.raw)
+            yield Page(resp.body.items)
             links = requests.utils.parse_header_links(resp.headers.get("Link", "").replace(">,<", ">, <"))
             nxt = next((link["url"] for link in links if link.get("rel") == "next"), None)
             if not nxt:

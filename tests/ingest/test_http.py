@@ -50,24 +50,30 @@ def test_broken_200s_and_timeouts_are_transient(serve, bad):
     assert http.stats.retries == 1
 
 
-def test_a_page_shape_reads_only_what_paging_needs_and_still_checks_every_byte(serve):
-    """Records become PageItems holding their key and order field (a record that is not an object stays as it
-    is, for landing to quarantine); a broken record is a broken body, retried; a body without the endpoint's
-    list fails at once."""
-    from ingest.client import PageItem, page_shape
+def test_a_page_shape_splits_the_records_as_sent_and_still_checks_every_byte(serve):
+    """A page's records come out as their exact bytes (whitespace and number forms as sent), ready to land; a
+    broken record is a broken body, retried; a body without the endpoint's list fails at once. Paging reads a
+    record's key and order field; a record that is not an object stays as it is, for landing to quarantine."""
+    from ingest.client import PageItem, item_shape, page_shape
     from ingest.http import MalformedPage
 
-    shape = page_shape("data", "uid", "updated", ("meta",))
-    page = '{"data": [{"uid": 7, "updated": "2026-01-01", "x": {"deep": [1]}}, {"x": 1}, "oops"], "meta": {"n": 2}}'
+    shape = page_shape("data", ("meta",))
+    page = '{"data": [{"uid": 7, "updated": "2026-01-01", "x": {"deep": [1.50]}}, {"x": 1}, "oops"], "meta": {"n": 2}}'
     broken = '{"data": [{"uid": 7, "x": {"deep": [1}}], "meta": {}}'
     _server, http = serve({"status": 200, "body": broken}, {"status": 200, "body": page})
     body = http.get("/tickets", shape=shape).body
-    first, second, third = body.items
+    assert [bytes(r) for r in body.items] == [
+        b'{"uid": 7, "updated": "2026-01-01", "x": {"deep": [1.50]}}',
+        b'{"x": 1}',
+        b'"oops"',
+    ]
+    assert body.meta == {"n": 2}
+    assert http.stats.retries == 1  # the broken record, which no field the shape reads is in
+
+    first, second, third = (item_shape("uid", "updated").decode(r) for r in body.items)
     assert isinstance(first, PageItem) and (first.key, first.order) == (7, "2026-01-01")
     assert isinstance(second, PageItem) and (second.key, second.order) == (None, None)
     assert third == "oops"
-    assert body.meta == {"n": 2}
-    assert http.stats.retries == 1  # the broken record, in a field the shape skips
 
     _server, http = serve({"status": 200, "body": '{"tickets": []}'}, OK)
     with pytest.raises(MalformedPage, match=r"acme_default: GET \S*/tickets returned JSON of another shape: .* `data`"):
