@@ -96,15 +96,14 @@ class LandingBatch:
         if accepted:
             name = f"{self.run_id}-{len(self.files):04d}.parquet"
             self._copy(
-                f"SELECT id, updated_at, extracted_at, {run} AS run_id, record::VARCHAR AS record FROM _checked "
-                "WHERE problem IS NULL",
+                f"SELECT id, updated_at, extracted_at, {run} AS run_id, record FROM _checked WHERE problem IS NULL",
                 name,
             )
             self.files.append(name)
         if rejected:
             name = f"rejected/{self.run_id}-{len(self.rejected_files):04d}.parquet"
             self._copy(
-                f"SELECT id, problem AS reason, extracted_at, {run} AS run_id, record::VARCHAR AS record FROM _checked "
+                f"SELECT id, problem AS reason, extracted_at, {run} AS run_id, record FROM _checked "
                 "WHERE problem IS NOT NULL",
                 name,
             )

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from ingest.client import Client, MalformedPage, Page, PageItem, iso_utc
+from ingest.client import Client, Page, PageItem, iso_utc
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
-from ingest.http import RateLimit, VendorSession
+from ingest.http import MalformedPage, RateLimit, VendorSession
 
 ENDPOINTS = (
     Endpoint(

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from ingest.client import Client, MalformedPage, Page, PageItem
+from ingest.client import Client, Page, PageItem
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
-from ingest.http import RateLimit, VendorSession
+from ingest.http import MalformedPage, RateLimit, VendorSession
 from ingest.parse import parse_ts
 
 TS = ("created_datetime", "updated_datetime")
