@@ -125,22 +125,19 @@ def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str], lo
     id columns alone and never written: deleting them after the insert cost 13-25 s per big table at large when
     two days' runs loaded together (the deletes touched every row group), where this costs a scan of the ids."""
     source = f"read_parquet({files!r}, filename = true, file_row_number = true)"
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE _older AS
-        SELECT filename, file_row_number FROM {source}
-        WHERE id IN (SELECT id FROM {source} GROUP BY id HAVING count(*) > 1)
-        QUALIFY row_number() OVER (PARTITION BY id ORDER BY {NEWEST_FIRST}) > 1""")
     # `record` is the vendor's JSON as text (landing's parser split it out of a valid page); files from before
     # landing wrote text hold the JSON type, whose cast to text is free.
-    select = f"""SELECT id, updated_at, extracted_at, run_id, record::VARCHAR AS record,
-                        {int(load_id)}::BIGINT AS load_id
-                 FROM {source} ANTI JOIN _older USING (filename, file_row_number)"""
+    select = f"""
+        WITH older AS (
+            SELECT filename, file_row_number FROM {source}
+            WHERE id IN (SELECT id FROM {source} GROUP BY id HAVING count(*) > 1)
+            QUALIFY row_number() OVER (PARTITION BY id ORDER BY {NEWEST_FIRST}) > 1)
+        SELECT id, updated_at, extracted_at, run_id, record::VARCHAR AS record, {int(load_id)}::BIGINT AS load_id
+        FROM {source} ANTI JOIN older USING (filename, file_row_number)"""
     if not con.execute(f"SELECT EXISTS (FROM {table})").fetchall()[0][0]:  # nothing to merge with: one insert
         merged = con.execute(f"INSERT INTO {table} BY NAME {select}").fetchall()[0][0]
-        con.execute("DROP TABLE _older")
         return merged, merged
     con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {select}")
-    con.execute("DROP TABLE _older")
     rows_in = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
     # Older versions make way for newer ones; an identical re-extracted version changes nothing.
     con.execute(f"""
