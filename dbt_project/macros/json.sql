@@ -1,21 +1,57 @@
 {#- Unpacking vendor JSON. The only place that knows the warehouse's JSON dialect (DuckDB here).
 
-    columns: list of [name, json path, type]. The record is parsed once per row (a list extract),
-    not once per column. Types: money -> decimal(18,2), timestamp -> UTC timestamptz, code -> trimmed lower-case
-    varchar (statuses, types: some API versions send them upper case), json -> a nested object or array kept
-    as JSON (from the same parse), the rest as written.
+    columns: list of [name, json path, type]. The record is parsed once per row (one json_transform into the
+    structure the paths describe), not once per column. Types: money -> decimal(18,2), timestamp -> UTC
+    timestamptz, code -> trimmed lower-case varchar (statuses, types: some API versions send them upper case),
+    json -> the value kept as JSON, the rest as written. A type that is itself a list of [name, path, type]
+    reads an array of objects into a list of typed structs (paths relative to each element), so child rows
+    unnest without parsing JSON again.
 -#}
 {% macro unpack_json(relation, json_column, columns, keep=[]) -%}
-    {%- set paths = [] -%}
-    {%- for c in columns %}{% do paths.append("'$." ~ c[1] ~ "'") %}{% endfor -%}
     select
         {%- for k in keep %}
         {{ k }},
         {%- endfor %}
         {%- for c in columns %}
-        {{ typed('_fields[' ~ loop.index ~ ']', c[2]) }} as {{ c[0] }}{{ "," if not loop.last }}
+        {{ unpacked(json_field('_json', c[1]), c[2]) }} as {{ c[0] }}{{ "," if not loop.last }}
         {%- endfor %}
-    from (select *, json_extract_string({{ json_column }}, [{{ paths | join(', ') }}]) as _fields from {{ relation }}) as _unpacked
+    from (
+        select *, json_transform({{ json_column }}, '{{ tojson(json_structure(columns)) }}') as _json
+        from {{ relation }}
+    ) as _unpacked
+{%- endmacro %}
+
+{#- The json_transform structure of columns: nested objects for dotted paths, [element] for arrays -#}
+{% macro json_structure(columns) -%}
+    {%- set root = {} -%}
+    {%- for c in columns -%}
+        {%- set parts = c[1].split('.') -%}
+        {%- set at = namespace(node=root) -%}
+        {%- for p in parts[:-1] -%}
+            {%- if p not in at.node %}{% do at.node.update({p: {}}) %}{% endif -%}
+            {%- set at.node = at.node[p] -%}
+        {%- endfor -%}
+        {%- if c[2] is string -%}
+            {%- do at.node.update({parts[-1]: 'JSON' if c[2] == 'json' else 'VARCHAR'}) -%}
+        {%- else -%}
+            {%- do at.node.update({parts[-1]: [json_structure(c[2])]}) -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(root) }}
+{%- endmacro %}
+
+{% macro json_field(expr, path) -%}
+    {{ expr }}{% for p in path.split('.') %}['{{ p }}']{% endfor %}
+{%- endmacro %}
+
+{% macro unpacked(expr, type, depth=1) -%}
+    {%- if type is string -%} {{ typed(expr, type) }}
+    {%- else -%}
+    {%- set e = '_element' ~ depth -%}
+    list_transform({{ expr }}, lambda {{ e }}: {
+        {%- for c in type %}'{{ c[0] }}': {{ unpacked(json_field(e, c[1]), c[2], depth + 1) }}{{ ", " if not loop.last }}{% endfor -%}
+    })
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro typed(expr, type) -%}
@@ -27,15 +63,15 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- One row per element of a JSON array (at `path`, or the column itself), named `alias`, with its
-    1-based position when `position` names a column: `select order_id, {{ json_each('codes_json', alias='code') }}` -#}
-{% macro json_each(json_column, path=none, alias='element', position=none) -%}
-    {%- set p = "'$." ~ path ~ "[*]'" if path else "'$[*]'" -%}
-    unnest(json_extract({{ json_column }}, {{ p }})) as {{ alias }}
-    {%- if position %}, unnest(generate_series(1, len(json_extract({{ json_column }}, {{ p }})))) as {{ position }}{% endif %}
+{#- One row per element of a list column (from unpack_json), named `alias`, with its 1-based position when
+    `position` names a column: `select order_id, {{ list_elements('line_items', 'line', 'line_position') }} from orders`.
+    In the select list: a lateral `unnest ... with ordinality` took 25 s for 7 M order lines, this 0.9 s. -#}
+{% macro list_elements(list_column, alias, position=none) -%}
+    unnest({{ list_column }}) as {{ alias }}
+    {%- if position %}, unnest(generate_series(1, len({{ list_column }}))) as {{ position }}{% endif %}
 {%- endmacro %}
 
-{#- A JSON array of objects -> list of one field's strings, trimmed (e.g. the names of a ticket's tags). -#}
-{% macro json_string_list(json_column, path) -%}
-    list_transform(json_extract_string({{ json_column }}, '$.{{ path }}'), lambda t: trim(t))
+{#- A list of structs (from unpack_json) -> the list of one field's strings, trimmed (e.g. a ticket's tag names) -#}
+{% macro list_of_trimmed(list_column, field) -%}
+    list_transform({{ list_column }}, lambda _element: trim(_element.{{ field }}))
 {%- endmacro %}

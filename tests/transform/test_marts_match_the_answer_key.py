@@ -72,24 +72,25 @@ def test_incremental_staging_reads_only_the_rows_of_loads_it_has_not_seen(tiny, 
     def tamper(sql: str) -> None:
         query(sql, read_only=False)
 
-    def staged_source_names() -> set[str]:
-        return {s for (s,) in query("SELECT DISTINCT source_name FROM staging.stg_shopify__orders")}
+    def staged_tags() -> set[str]:
+        return {s for (s,) in query("SELECT DISTINCT tags FROM staging.stg_shopify__orders")}
 
-    assert "tampered" not in staged_source_names()
+    assert "tampered" not in staged_tags()
     one_order = "(SELECT min(id) FROM raw_shopify.orders)"
-    tamper(f"""UPDATE raw_shopify.orders SET record = json_merge_patch(record, '{{"source_name": "tampered"}}')
+    tamper(f"""UPDATE raw_shopify.orders SET record = json_merge_patch(record, '{{"tags": "tampered"}}')
                WHERE id = {one_order}""")
     run_dbt("build", select=["stg_shopify__orders"], quiet=True)
-    assert "tampered" not in staged_source_names()  # same load_id: not re-read
+    assert "tampered" not in staged_tags()  # same load_id: not re-read
     newer = "(SELECT max(load_id) + 1 FROM raw_shopify.orders)"
     tamper(f"UPDATE raw_shopify.orders SET load_id = {newer} WHERE id = {one_order}")
     run_dbt("build", select=["stg_shopify__orders"], quiet=True)
-    assert "tampered" in staged_source_names()  # a newer load: read and merged by key
+    assert "tampered" in staged_tags()  # a newer load: read and merged by key
 
 
 def test_an_order_reloaded_without_a_line_and_a_refund_leaves_no_stale_child_row(tiny, data_dir):
-    """The child staging models (lines, codes, refunds, refund transactions) are incremental too: they unpack only
-    orders of new loads and drop the children of superseded order versions, so they equal a full rebuild."""
+    """The child staging models (lines, codes, refunds, refund transactions) are views over the typed lists of
+    each order's current version: an order reloaded with fewer children leaves no stale row, and they equal a
+    full rebuild."""
     pull_and_build(tiny)
     query = partial(query_warehouse, data_dir / "warehouse.duckdb")
     models = ["stg_shopify__orders", "stg_shopify__order_lines", "stg_shopify__order_discount_codes",

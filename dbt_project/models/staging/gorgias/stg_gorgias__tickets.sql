@@ -1,7 +1,8 @@
 {{ config(materialized='incremental', unique_key='ticket_id', incremental_strategy='delete+insert') }}
 
-with source as ({{ raw_since_last_run('gorgias', 'tickets') }})
+with source as ({{ raw_since_last_run('gorgias', 'tickets') }}),
 
+unpacked as (
 {{ unpack_json('source', 'record', [
     ['ticket_id', 'id', 'bigint'],
     ['customer_id', 'customer.id', 'bigint'],
@@ -15,4 +16,8 @@ with source as ({{ raw_since_last_run('gorgias', 'tickets') }})
     ['created_at', 'created_datetime', 'timestamp'],
     ['updated_at', 'updated_datetime', 'timestamp'],
     ['closed_at', 'closed_datetime', 'timestamp'],
-], keep=[json_string_list('record', 'tags[*].name') ~ ' as tag_names', 'extracted_at', 'load_id']) }}
+    ['tags', 'tags', [['name', 'name', 'varchar']]],
+], keep=['extracted_at', 'load_id']) }}
+)
+
+select * exclude (tags), {{ list_of_trimmed('tags', 'name') }} as tag_names from unpacked
