@@ -4,14 +4,14 @@
     The session time zone is UTC (profiles.yml), so an offset-less value is read as UTC. -#}
 {% macro to_utc(expr) -%} cast({{ expr }} as timestamptz) {%- endmacro %}
 
-{% macro local_date(ts) -%}
-    cast(timezone('{{ var("store_timezone") }}', {{ ts }}) as date)
-{%- endmacro %}
+{#- The store-local wall-clock time of an instant (a timestamp without zone). Convert once per row and derive
+    the date and month from it: each conversion is a time zone lookup. -#}
+{% macro local_timestamp(ts) -%} timezone('{{ var("store_timezone") }}', {{ ts }}) {%- endmacro %}
+
+{% macro local_date(ts) -%} cast({{ local_timestamp(ts) }} as date) {%- endmacro %}
 
 {#- 'YYYY-MM' of the store-local calendar month of an instant -#}
-{% macro local_month(ts) -%}
-    {{ month_label('timezone(\'' ~ var("store_timezone") ~ '\', ' ~ ts ~ ')') }}
-{%- endmacro %}
+{% macro local_month(ts) -%} {{ month_label(local_timestamp(ts)) }} {%- endmacro %}
 
 {#- 'YYYY-MM' of a date or local timestamp -#}
 {% macro month_label(date_expr) -%} strftime({{ date_expr }}, '%Y-%m') {%- endmacro %}

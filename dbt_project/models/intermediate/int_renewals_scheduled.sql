@@ -33,10 +33,7 @@ changed_charges as (
 {%- endif %}
 
 charges as (
-    select
-        *,
-        lower(trim(customer_email)) as customer_email_normalized,
-        extract(day from scheduled_on) = {{ var('renewal_day_of_month') }} as is_on_renewal_day
+    select *, lower(trim(customer_email)) as customer_email_normalized
     from {{ ref('stg_recharge__charges') }}
     where charge_type = 'recurring'
     {%- if changes_only %}
@@ -44,13 +41,23 @@ charges as (
     {%- endif %}
 ),
 
-scheduled as (
+-- the calendar facts of each scheduled day, once per day (a few hundred dates), not once per charge: time zone
+-- arithmetic on millions of charges was most of this model's time
+scheduled_days as (
     select
-        *,
+        scheduled_on,
+        {{ month_label('scheduled_on') }} as renewal_month,
+        extract(day from scheduled_on) = {{ var('renewal_day_of_month') }} as is_on_renewal_day,
         {{ local_midnight('scheduled_on') }} as scheduled_at,
         {{ local_midnight(add_months('scheduled_on', 1)) }} as next_scheduled_at,
         {{ instant_before(local_midnight(add_days('scheduled_on', var('dunning_days') + 1))) }} as dunning_ends_at
-    from charges
+    from (select distinct scheduled_on from charges) as days
+),
+
+scheduled as (
+    select c.*, d.renewal_month, d.is_on_renewal_day, d.scheduled_at, d.next_scheduled_at, d.dunning_ends_at
+    from charges as c
+    left join scheduled_days as d on d.scheduled_on = c.scheduled_on
 )
 
 select
@@ -58,7 +65,7 @@ select
     coalesce(cast(s.shopify_customer_id as varchar), cast(links.shopify_customer_id as varchar),
              s.customer_email_normalized) as customer_key,
     s.customer_email_normalized as customer_email,
-    {{ month_label('s.scheduled_on') }} as renewal_month,
+    s.renewal_month,
     s.scheduled_on,
     s.is_on_renewal_day,
     s.scheduled_at,
