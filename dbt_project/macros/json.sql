@@ -3,9 +3,8 @@
     columns: list of [name, json path, type]. The record is parsed once per row (one json_transform into the
     structure the paths describe), not once per column. Types: money -> decimal(18,2), timestamp -> UTC
     timestamptz, code -> trimmed lower-case varchar (statuses, types: some API versions send them upper case),
-    json -> the value kept as JSON, the rest as written. A type that is itself a list of [name, path, type]
-    reads an array of objects into a list of typed structs (paths relative to each element), so child rows
-    unnest without parsing JSON again.
+    the rest as written. A type that is itself a list of [name, path, type] reads an array of objects into a
+    list of typed structs (paths relative to each element), so child rows unnest without parsing JSON again.
 -#}
 {% macro unpack_json(relation, json_column, columns, keep=[]) -%}
     select
@@ -32,7 +31,7 @@
             {%- set at.node = at.node[p] -%}
         {%- endfor -%}
         {%- if c[2] is string -%}
-            {%- do at.node.update({parts[-1]: 'JSON' if c[2] == 'json' else 'VARCHAR'}) -%}
+            {%- do at.node.update({parts[-1]: 'VARCHAR'}) -%}
         {%- else -%}
             {%- do at.node.update({parts[-1]: [json_structure(c[2])]}) -%}
         {%- endif -%}
