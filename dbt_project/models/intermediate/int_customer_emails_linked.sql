@@ -18,8 +18,11 @@ with links as (
 
 linked as (
     select email_normalized, shopify_customer_id
-    from links
-    qualify row_number() over (partition by email_normalized order by source_rank, shopify_customer_id) = 1
+    from (
+        select *, row_number() over (partition by email_normalized order by source_rank, shopify_customer_id) as rank_in_email
+        from links
+    ) as ranked
+    where rank_in_email = 1
 ),
 
 stamp as (

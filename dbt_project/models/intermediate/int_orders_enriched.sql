@@ -63,7 +63,7 @@ changed_orders as (
 {%- endif %}
 
 orders as (
-    select * exclude (local_at), cast(local_at as date) as order_date, {{ month_label('local_at') }} as order_month
+    select *, cast(local_at as date) as order_date, {{ month_label('local_at') }} as order_month
     from (
         select *, {{ local_timestamp('created_at') }} as local_at, lower(trim(email)) as customer_email
         from {{ ref('stg_shopify__orders') }}
@@ -114,9 +114,8 @@ goods as (
 
 -- named apart from the sums: a distinct aggregate inside `goods` grouped all the millions of lines a second time
 skus_without_cost as (
-    select order_id, string_agg(distinct sku, ', ') as skus
-    from lines_costed
-    where unit_cost is null
+    select order_id, {{ dbt.listagg('sku', "', '", 'order by sku') }} as skus
+    from (select distinct order_id, sku from lines_costed where unit_cost is null) as uncosted
     group by order_id
 ),
 

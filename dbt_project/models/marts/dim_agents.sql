@@ -1,15 +1,15 @@
 {#- One row per agent email: the Gorgias user, and the coupon codes finance maps to the agent. -#}
 with users as (
     select lower(trim(email)) as agent_email, min(user_id) as gorgias_user_id, min(name) as name,
-           min(role) as role, bool_or(is_active) as is_active
+           min(role) as role, {{ dbt.bool_or('is_active') }} as is_active
     from {{ ref('stg_gorgias__users') }}
     where email is not null
     group by 1
 ),
 
 coupons as (
-    select agent_email, string_agg(distinct code, ', ' order by code) as coupon_codes
-    from {{ ref('stg_finance__agent_coupons') }}
+    select agent_email, {{ dbt.listagg('code', "', '", 'order by code') }} as coupon_codes
+    from (select distinct agent_email, code from {{ ref('stg_finance__agent_coupons') }}) as distinct_codes
     group by agent_email
 )
 

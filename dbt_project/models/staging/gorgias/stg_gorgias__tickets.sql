@@ -20,4 +20,8 @@ unpacked as (
 ], keep=['extracted_at', 'load_id']) }}
 )
 
-select * exclude (tags), {{ list_of_trimmed('tags', 'name') }} as tag_names from unpacked
+select
+    ticket_id, customer_id, customer_email, assignee_user_id, status, channel, subject, is_spam,
+    trashed_at, created_at, updated_at, closed_at, extracted_at, load_id,
+    {{ list_of_trimmed('tags', 'name') }} as tag_names
+from unpacked
