@@ -33,6 +33,15 @@ def freshness_hours() -> dict[str, float]:
     return {v: float(os.environ.get(f"FRESHNESS_{v.upper()}_HOURS", h)) for v, h in FRESHNESS_HOURS.items()}
 
 
+def conf_as_of(conf: dict | None) -> str:
+    """`dag_run.conf["as_of"]` as a canonical UTC instant ('' = now), or a clear error naming the parameter:
+    DAG templates call it (user_defined_macros), so crafted text never reaches dbt's SQL."""
+    from ingest.parse import instant_text
+
+    value = (conf or {}).get("as_of")
+    return instant_text(value, 'dag_run.conf["as_of"]') if value else ""
+
+
 def alert_on_failure(context: dict) -> None:
     from pipeline.alerts import on_failure
 

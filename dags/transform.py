@@ -19,6 +19,7 @@ from pipeline_defaults import (
     PUBLISHED_ASSET,
     RAW_ASSETS,
     WRITER_POOL,
+    conf_as_of,
     dbt_task_group,
     freshness_hours,
 )
@@ -28,6 +29,7 @@ from pipeline_defaults import (
     dag_id="transform",
     schedule=reduce(or_, [*RAW_ASSETS.values(), FINANCE_ASSET, CLOSE_ASSET]),
     tags=["dbt", "quality", "publish"],
+    user_defined_macros={"conf_as_of": conf_as_of},
     **DAG_DEFAULTS,
 )
 def transform() -> None:
@@ -43,14 +45,14 @@ def transform() -> None:
 
         return quality_gate("raw")
 
-    as_of = "{{ (dag_run.conf or {}).get('as_of') or '' }}"  # empty = now
+    as_of = "{{ conf_as_of(dag_run.conf) }}"  # parsed at rendering; empty = now
     models = dbt_task_group("dbt", as_of)
 
     @task(pool=WRITER_POOL)
     def dbt_build(**context) -> str:
         from pipeline.tasks import dbt_build
 
-        return dbt_build((context["dag_run"].conf or {}).get("as_of"))
+        return dbt_build(conf_as_of(context["dag_run"].conf) or None)
 
     @task(pool=WRITER_POOL)
     def marts_quality_gate() -> dict:

@@ -17,6 +17,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+from ingest.parse import InvalidInstant, instant_text
 from ingest.paths import warehouse_path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -50,7 +51,9 @@ def dbt_executable() -> str:
 def dbt_env(as_of: str | None = None) -> dict[str, str]:
     env = dict(os.environ)
     if as_of:
-        env[AS_OF_ENV] = as_of
+        env[AS_OF_ENV] = instant_text(as_of, "as_of")  # parsed: only a canonical instant reaches the SQL
+    elif env.get(AS_OF_ENV):  # inherited from the caller's environment: the same check
+        env[AS_OF_ENV] = instant_text(env[AS_OF_ENV], AS_OF_ENV)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DBT_VERSION_CHECK", "false")
     env["WAREHOUSE_PATH"] = str(warehouse_path().resolve())  # the profile's fallback is relative: pin it
@@ -69,6 +72,8 @@ def run_dbt(
 ) -> str:
     """Run one dbt command; return its output, raise DbtFailed with the output on failure."""
     vars_ = dict(variables or {})
+    if vars_.get("as_of"):
+        vars_["as_of"] = instant_text(vars_["as_of"], "var as_of")
     args = [dbt_executable(), command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     if vars_:
         args += ["--vars", json.dumps(vars_)]
@@ -111,7 +116,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--vars", type=json.loads, default=None, help="extra dbt vars as JSON")
     args = parser.parse_args(argv)
     try:
-        run_dbt(args.command, as_of=args.as_of, full_refresh=args.full_refresh, select=args.select, variables=args.vars)
+        as_of = instant_text(args.as_of, "--as-of") if args.as_of else None
+    except InvalidInstant as e:
+        parser.error(str(e))
+    try:
+        run_dbt(args.command, as_of=as_of, full_refresh=args.full_refresh, select=args.select, variables=args.vars)
     except DbtFailed:
         sys.exit(1)
 

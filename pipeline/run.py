@@ -46,7 +46,7 @@ def run_pipeline(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from ingest.parse import parse_ts
+    from ingest.parse import InvalidInstant, instant_text
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -54,8 +54,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--end", help="... up to this instant (default: now)")
     parser.add_argument("--as-of", help="the instant the marts describe (default: --end, else now)")
     args = parser.parse_args(argv)
-    end = parse_ts(args.end) if args.end else None
-    run_pipeline(end, args.start, args.end, args.as_of or args.end)
+    try:  # parsed here: only canonical instants reach the DAGs' conf (and from there, SQL)
+        flags = (("--start", args.start), ("--end", args.end), ("--as-of", args.as_of))
+        start, end, as_of = (instant_text(value, flag) if value else None for flag, value in flags)
+    except InvalidInstant as e:
+        parser.error(str(e))
+    run_pipeline(datetime.fromisoformat(end) if end else None, start, end, as_of or end)
 
 
 if __name__ == "__main__":

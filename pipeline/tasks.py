@@ -122,12 +122,12 @@ def close_previous_month(logical_date: str) -> dict:
 
     import duckdb
 
-    from ingest.parse import parse_ts
+    from ingest.parse import parse_instant
     from ingest.paths import warehouse_path
     from pipeline.close import close_month, closed_months
     from pipeline.dbt import project_vars
 
-    local = parse_ts(logical_date).astimezone(ZoneInfo(project_vars()["store_timezone"]))
+    local = parse_instant(logical_date, "as_of").astimezone(ZoneInfo(project_vars()["store_timezone"]))
     previous = (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
     con = duckdb.connect(str(warehouse_path()), read_only=True)

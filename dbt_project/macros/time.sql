@@ -37,9 +37,17 @@
 {#- The instant the data describes: var as_of (unit tests), else env DBT_AS_OF (the pipeline passes its run's
     instant this way: a changed var makes dbt re-parse the whole project, a changed env var only the files
     using it), else now. -#}
+{#- The value is checked against ISO 8601 before it is spliced into SQL: var and env reach this macro without
+    passing through the pipeline's Python parser (a quote in the value would otherwise end the literal). -#}
 {% macro as_of() -%}
     {%- set instant = var('as_of', none) or env_var('DBT_AS_OF', '') -%}
-    {%- if instant | string not in ('', 'None') -%} cast('{{ instant }}' as timestamptz)
+    {%- if instant | string not in ('', 'None') -%}
+        {%- set iso = '^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$' -%}
+        {%- if not modules.re.match(iso, instant | string) -%}
+            {{ exceptions.raise_compiler_error(
+                "as_of (var as_of or env DBT_AS_OF) must be an ISO 8601 instant such as 2026-09-01T05:00:00Z") }}
+        {%- endif -%}
+        cast('{{ instant }}' as timestamptz)
     {%- else -%} current_timestamp
     {%- endif -%}
 {%- endmacro %}
