@@ -180,7 +180,7 @@ def frames(con: duckdb.DuckDBPyConnection, ds: Dataset) -> Iterator[Any]:
 def newest_loads(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Per raw table, the newest load it holds: what this gate covers when it passes."""
     covered = {}
-    for table in {e.table for e in RAW_ENTITIES}:
+    for table in {e.table for e in RAW_ENTITIES}:  # names from the suite declarations (code), not outside values
         with contextlib.suppress(duckdb.Error):  # a missing table fails its suite
             covered[table] = con.execute(f"select coalesce(max(load_id), 0) from {table}").fetchall()[0][0]
     return covered

@@ -17,6 +17,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ingest.sql import literal
 from pipeline.dbt import project_vars
 
 Layer = Literal["raw", "marts"]
@@ -320,13 +321,13 @@ FINANCE: tuple[Dataset, ...] = (
 
 
 def local_month(ts: str) -> str:
-    return f"strftime(timezone('{project_vars()['store_timezone']}', {ts}), '%Y-%m')"
+    return f"strftime(timezone({literal(project_vars()['store_timezone'])}, {ts}), '%Y-%m')"
 
 
 def to_reporting(amount: str, currency: str, rate: str) -> str:
     """Rounded to the cent per amount, like the ledger (§2)."""
     reporting = project_vars()["reporting_currency"]
-    return f"case when {currency} = '{reporting}' then {amount} else round({amount} * {rate}, 2) end"
+    return f"case when {currency} = {literal(reporting)} then {amount} else round({amount} * {rate}, 2) end"
 
 
 PNL_SQL = """

@@ -15,6 +15,15 @@ from ingest.parse import parse_ts
 from ingest.vendors import CLIENTS
 
 
+def run_id_arg(value: str) -> str:
+    from ingest.landing import InvalidRunId, check_run_id
+
+    try:
+        return check_run_id(value)
+    except InvalidRunId as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m ingest", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -25,7 +34,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--since", type=parse_ts, help="start of a backfill window (default: watermark - lookback)")
     p.add_argument("--until", type=parse_ts, help="end of a backfill window (default: open)")
     p.add_argument("--full-refresh", action="store_true")
-    p.add_argument("--run-id")
+    p.add_argument("--run-id", type=run_id_arg, help="names the landing files (default: time + random)")
     p = sub.add_parser("load", help="landing files -> raw_<vendor>.<entity> (the single writer)")
     p.add_argument("--vendor", choices=sorted(CLIENTS), action="append", required=True)
     p = sub.add_parser("finance", help="validate and load the finance input CSVs")

@@ -16,7 +16,7 @@ from ingest.client import Client
 from ingest.connections import get_connection
 from ingest.endpoints import Endpoint
 from ingest.http import AuthError
-from ingest.landing import LandingBatch, read_state, write_manifest
+from ingest.landing import LandingBatch, check_run_id, read_state, write_manifest
 from ingest.parse import parse_ts
 from ingest.paths import endpoint_landing_dir
 from ingest.vendors import CLIENTS
@@ -134,9 +134,9 @@ def extract_vendor(
     max_reject_ratio: float = DEFAULT_MAX_REJECT_RATIO,
 ) -> list[dict]:
     """Extract every endpoint of a vendor (one throttle per credential, so endpoints run one after the other)."""
+    run_id = new_run_id() if run_id is None else check_run_id(run_id)  # before any request: it names the landing files
     cls = CLIENTS[vendor]
     client = cls(get_connection(cls.conn_id))
-    run_id = run_id or new_run_id()
     window = window or Window()
     results = []
     for ep in cls.endpoints:

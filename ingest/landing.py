@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 from array import array
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ import pyarrow as pa
 
 from ingest.client import Page
 from ingest.endpoints import Endpoint, validation_sql
+from ingest.sql import literal
 
 TS = pa.timestamp("us", tz="UTC")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -50,6 +52,24 @@ def records_table(records: list, micros: array) -> pa.Table:
     return pa.Table.from_arrays([text, extracted], names=["record", "extracted_at"])
 
 
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+-]{0,99}")
+
+
+class InvalidRunId(ValueError):
+    """A run id that could name a file outside its landing folder (or is not a plain name)."""
+
+
+def check_run_id(run_id: str) -> str:
+    """A run id names landing files (`<run_id>-<n>.parquet`, `<run_id>.manifest.json`): letters, digits and
+    _ . : + - only, no `..`, so no run id can write outside its endpoint's landing folder."""
+    if not RUN_ID.fullmatch(run_id) or ".." in run_id:
+        shown = repr(run_id) if len(run_id) <= 40 else repr(run_id[:37] + "...")
+        raise InvalidRunId(
+            f"run id must be 1-100 letters, digits or _ . : + - (starting with a letter or digit, no '..'), got {shown}"
+        )
+    return run_id
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -67,7 +87,7 @@ class LandingBatch:
     def __init__(self, ep: Endpoint, folder: Path, run_id: str, part_records: int = 100_000):
         self.ep = ep
         self.folder = folder
-        self.run_id = run_id
+        self.run_id = check_run_id(run_id)
         self.part_records = part_records
         self.records: list = []  # msgspec.Raw per record
         self.micros = array("q")  # each record's extraction time, microseconds since the epoch
@@ -92,7 +112,7 @@ class LandingBatch:
             "SELECT count(*) FILTER (WHERE problem IS NULL), count(*) FILTER (WHERE problem IS NOT NULL), "
             "max(updated_at) FILTER (WHERE problem IS NULL) FROM _checked"
         ).fetchall()[0]
-        run = "'" + self.run_id.replace("'", "''") + "'"
+        run = literal(self.run_id)
         if accepted:
             name = f"{self.run_id}-{len(self.files):04d}.parquet"
             self._copy(
@@ -121,7 +141,7 @@ class LandingBatch:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp")
         # zstd level 1: as small as the default level for JSON text, and cheaper to write.
-        self.con.execute(f"COPY ({query}) TO '{tmp}' (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
+        self.con.execute(f"COPY ({query}) TO {literal(tmp)} (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
         os.replace(tmp, path)  # readers never see a half-written file
 
     def close(self) -> None:
@@ -129,7 +149,7 @@ class LandingBatch:
 
 
 def write_manifest(folder: Path, run_id: str, manifest: dict) -> Path:
-    path = folder / f"{run_id}.manifest.json"
+    path = folder / f"{check_run_id(run_id)}.manifest.json"
     atomic_write_bytes(path, json.dumps(manifest, indent=1, sort_keys=True, default=str).encode())
     return path
 

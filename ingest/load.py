@@ -21,6 +21,7 @@ import duckdb
 from ingest.endpoints import Endpoint
 from ingest.landing import write_state
 from ingest.paths import duckdb_memory_limit, endpoint_landing_dir, warehouse_path
+from ingest.sql import literal_list
 from ingest.vendors import CLIENTS
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
 
 
 def raw_table(ep: Endpoint) -> str:
+    # vendor and entity come from the endpoint declarations (code), never from a vendor or a user: no quoting
     return f"raw_{ep.vendor}.{ep.entity}"
 
 
@@ -124,7 +126,7 @@ def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str], lo
     The older versions of ids landed more than once (overlapping runs, repeated cursor pages) are found from the
     id columns alone and never written: deleting them after the insert cost 13-25 s per big table at large when
     two days' runs loaded together (the deletes touched every row group), where this costs a scan of the ids."""
-    source = f"read_parquet({files!r}, filename = true, file_row_number = true)"
+    source = f"read_parquet({literal_list(files)}, filename = true, file_row_number = true)"
     # `record` is the vendor's JSON as text (landing's parser split it out of a valid page); files from before
     # landing wrote text hold the JSON type, whose cast to text is free.
     select = f"""

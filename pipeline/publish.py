@@ -27,6 +27,8 @@ from pathlib import Path
 import duckdb
 
 from ingest.paths import data_dir, warehouse_path
+from ingest.sql import identifier as quote_ident
+from ingest.sql import literal as quote_str
 
 MARTS_SCHEMA = "marts"
 DB_NAME = "marts.duckdb"
@@ -50,14 +52,6 @@ def published_db_path(out_dir: Path | None = None) -> Path:
 
 class PublishFailed(RuntimeError):
     """The staged files did not meet the publishing contract (nothing was replaced)."""
-
-
-def quote_ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def quote_str(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def storage_header(path: Path) -> dict:
@@ -183,7 +177,7 @@ def stage(warehouse: Path, out: Path, token: str, staged: list[Path], timings: d
     con = duckdb.connect()  # in-memory: it attaches both files, so neither is the "default" database
     try:
         con.execute(f"ATTACH {quote_str(str(warehouse))} AS wh (READ_ONLY)")
-        con.execute(f"ATTACH {quote_str(str(tmp_db))} AS pub (STORAGE_VERSION '{BI_STORAGE_VERSION}')")
+        con.execute(f"ATTACH {quote_str(str(tmp_db))} AS pub (STORAGE_VERSION {quote_str(BI_STORAGE_VERSION)})")
         tables = mart_tables(con)
         if not tables:
             raise PublishFailed(f"no tables in schema {MARTS_SCHEMA} of {warehouse}: run dbt build first")

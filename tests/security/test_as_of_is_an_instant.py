@@ -27,7 +27,9 @@ def env_with_secret(data_dir: Path, **extra: str) -> dict[str, str]:
         **os.environ,
         "PYTHONPATH": str(REPO),
         "DATA_DIR": str(data_dir),
-        "AIRFLOW_CONN_SHOPIFY": json.dumps({"conn_type": "http", "host": "http://127.0.0.1:9", "password": SECRET}),
+        "AIRFLOW_CONN_SHOPIFY_DEFAULT": json.dumps(
+            {"conn_type": "http", "host": "http://127.0.0.1:9", "password": SECRET}
+        ),
         "LEAKED_SECRET": SECRET,
         "NETWORK_RETRY_DELAY_SECONDS": "0",
         **extra,

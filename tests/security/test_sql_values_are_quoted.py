@@ -1,0 +1,110 @@
+"""Values from outside the code (DATA_DIR and other paths, run ids, file lists) reach SQL only as bound
+parameters or through ingest.sql's quoting helpers: a DATA_DIR holding a quote runs the whole pipeline, and a
+run id cannot name a file outside its landing folder. A scan keeps new code from splicing quoted values."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from ingest.sql import identifier, literal, literal_list
+
+REPO = Path(__file__).resolve().parents[2]
+NASTY = ["plain", "o'brien", "''", "a'); select read_text('/proc/self/environ'); --", 'say "hi"', "back\\slash", "ünï"]
+
+
+@pytest.mark.parametrize("value", NASTY)
+def test_literal_and_identifier_round_trip_through_duckdb(value):
+    con = duckdb.connect()
+    assert con.execute(f"SELECT {literal(value)}").fetchall() == [(value,)]
+    assert con.execute(f"SELECT {literal_list([value, 'x'])}").fetchall() == [([value, "x"],)]
+    con.execute(f"CREATE TABLE {identifier(value)} AS SELECT 1 AS {identifier(value)}")
+    assert con.execute(f"SELECT {identifier(value)} FROM {identifier(value)}").fetchall() == [(1,)]
+
+
+def test_a_nul_character_is_refused():
+    with pytest.raises(ValueError, match="NUL"):
+        literal("a\x00b")
+
+
+# f-strings that put a value between single quotes ('{x}') or splice a Python repr ({x!r}) into SQL: a quote in
+# the value ends the literal. Only the lines listed here may do it, each with a value that is a code constant.
+SPLICE = re.compile(r"""f["'].*('\{[^}]+\}'|\{[^}]+!r\})""")
+# SQL keywords as this code base writes them (upper case), and the functions that take a path or a name
+SQL_WORDS = re.compile(r"\b(SELECT|FROM|COPY|ATTACH|INSERT|CREATE|DELETE|select|read_\w+|timezone|strftime|cast)\b")
+SCANNED = ["ingest", "pipeline", "expectations", "dags", "bench", "sandbox"]
+
+
+def test_no_sql_splices_a_value_between_quotes():
+    found = []
+    for folder in SCANNED:
+        for path in sorted((REPO / folder).rglob("*.py")):
+            for n, line in enumerate(path.read_text().splitlines(), 1):
+                if SPLICE.search(line) and SQL_WORDS.search(line):
+                    found.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
+    assert not found, "SQL built from a value between quotes; use ingest.sql.literal or a ? parameter:\n" + "\n".join(
+        found
+    )
+
+
+def test_a_data_dir_with_a_quote_runs_extract_load_dbt_and_publish(tiny, tmp_path, monkeypatch):
+    from pipeline.publish import publish
+    from sandbox.pull import pull_and_build
+
+    data = tmp_path / "o'brien's data" / "data"
+    monkeypatch.setenv("DATA_DIR", str(data))
+    for name in ("WAREHOUSE_PATH", "LANDING_DIR", "FINANCE_INPUTS_DIR", "EXPORTS_DIR", "PUBLISHED_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    pull_and_build(tiny)  # extract -> landing (COPY TO a quoted path) -> load (read_parquet of quoted files) -> dbt
+    result = publish()  # ATTACH and COPY TO paths under the same folder
+    assert Path(result["database"]).is_relative_to(data)
+    con = duckdb.connect(result["database"], read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM cs_pnl_monthly").fetchall()[0][0] > 0
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("run_id", ["../../../escaped", "a/b", "..", "x..y", "/tmp/abs", "", "-flag", "x y"])
+def test_a_run_id_cannot_name_a_file_outside_the_landing_folder(run_id, tiny, data_dir):
+    from ingest.extract import extract_vendor
+    from ingest.landing import InvalidRunId
+    from sandbox.emulators.server import Sandbox
+    from sandbox.pull import connections_of
+
+    refused = re.escape("run id must be 1-100 letters, digits or _ . : + - (starting with a letter or digit, no '..')")
+    with (
+        Sandbox(tiny, faults="none", rate_limits=False) as box,
+        connections_of(box),
+        pytest.raises(InvalidRunId, match=refused),
+    ):
+        extract_vendor("shopify", run_id=run_id)
+    written = [p for p in data_dir.parent.rglob("*") if p.is_file()]
+    assert written == [], written
+
+
+def test_the_ingest_cli_refuses_a_run_id_with_a_path(data_dir):
+    proc = subprocess.run(
+        [sys.executable, "-m", "ingest", "extract", "--vendor", "shopify", "--run-id", "../../../escaped"],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(REPO),
+            "DATA_DIR": str(data_dir),
+            "AIRFLOW_CONN_SHOPIFY_DEFAULT": json.dumps({"conn_type": "http", "host": "http://127.0.0.1:9"}),
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert (
+        "argument --run-id: run id must be 1-100 letters, digits or _ . : + - (starting with a letter or digit, "
+        in (proc.stderr)
+    )
+    assert "Traceback" not in proc.stderr
