@@ -21,7 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import msgspec
 import requests
@@ -40,6 +40,10 @@ class AuthError(FatalHTTPError):
 
 class MalformedPage(FatalHTTPError):
     """Valid JSON of the wrong shape: not transient, and never silently skipped."""
+
+
+class ForeignURL(FatalHTTPError):
+    """The vendor pointed us at another scheme, host or port (e.g. a Link header's next page)."""
 
 
 class TransientError(Exception):
@@ -154,7 +158,19 @@ class VendorSession:
         self.stats = CallStats()
 
     def url(self, path: str, params: dict | None = None) -> str:
-        url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+        """A path of the vendor's API, or an absolute URL the vendor sent (a `Link` header's next page): that
+        one only on the connection's own origin, since every request carries the connection's credentials."""
+        parts = urlsplit(path)
+        if parts.scheme or parts.netloc:
+            if _origin(path) != _origin(self.base_url):
+                scheme, host, port = _origin(path)
+                raise ForeignURL(
+                    f"{self.conn_id}: the vendor sent a link to another origin ({scheme}://{host}:{port}); "
+                    "not followed, so the connection's credentials go only to its own host"
+                )
+            url = path
+        else:
+            url = f"{self.base_url}{path}"
         query = urlencode({k: v for k, v in (params or {}).items() if v is not None}, doseq=True)
         return f"{url}{'&' if '?' in url else '?'}{query}" if query else url
 
@@ -233,6 +249,17 @@ def _retry_after(headers: urllib3.HTTPHeaderDict) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    """(scheme, host, port) with the scheme's default port filled in: what must match to send credentials."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:  # a port that is not a number: an origin that matches nothing
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
 
 
 def _path(url: str) -> str:
