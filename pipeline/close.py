@@ -207,6 +207,11 @@ def write_finance_pack(month: str, con: duckdb.DuckDBPyConnection, out: Path | N
             for cell in col:
                 if isinstance(cell.value, Decimal | float):
                     cell.number_format = "#,##0.00##"
+                elif isinstance(cell.value, str) and cell.value.startswith(FORMULA_START):
+                    # openpyxl stores text starting with "=" as a formula: vendor text (an agent's email, a tag)
+                    # stays a string cell, and quotePrefix keeps Excel from reading it as one when edited
+                    cell.data_type = "s"
+                    cell.quotePrefix = True
     book.save(tmp / f"cs_finance_pack_{month}.xlsx")
     old = final.with_name(f".{month}.old")
     shutil.rmtree(old, ignore_errors=True)
@@ -217,9 +222,21 @@ def write_finance_pack(month: str, con: duckdb.DuckDBPyConnection, out: Path | N
     return final
 
 
+# What a spreadsheet reads as the start of a formula (OWASP, CSV injection): = + - @, and tab / CR before them.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert_text(text: str) -> str:
+    """Text for a CSV cell that no spreadsheet runs: a leading ' when it would start a formula (OWASP)."""
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
 def cell_text(v: object) -> str:
+    """A CSV cell: numbers as numbers (a negative amount keeps its sign unquoted), text made inert."""
     if v is None:
         return ""
+    if isinstance(v, str):
+        return inert_text(v)
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, datetime):
