@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import html
 import logging
 import os
 import time
@@ -258,8 +259,9 @@ def run_gx(result: Result, work: list[tuple[Dataset, Iterator[Any]]]) -> list[Ou
                 del frame
                 for identifier, validation in checkpoint_result.run_results.items():
                     identifiers.append(identifier)
-                    chunk = [outcome(ds, r) for r in validation.results]
+                    chunk = [outcome(ds, r) for r in validation.results]  # raw values: ops.dq_results, the message
                     verdicts = [a.plus(b) for a, b in zip(verdicts, chunk, strict=True)] if verdicts else chunk
+                    context.validation_results_store.set(identifier, escaped_for_docs(validation))
         except Unreadable as e:
             verdicts = [Outcome(ds.name, ds.table, "query", None, False, str(e), None)]
         outcomes += verdicts
@@ -267,6 +269,28 @@ def run_gx(result: Result, work: list[tuple[Dataset, Iterator[Any]]]) -> list[Ou
         built = context.build_data_docs(site_names=["warehouse"], resource_identifiers=identifiers)
         result.docs_index = data_dir().resolve() / "data_docs" / "index.html" if built else None
     return outcomes
+
+
+def escaped_for_docs(validation: Any) -> Any:
+    """The validation result with every value it quotes HTML-escaped, for the store Data Docs render from:
+    GX 1.x writes the offending values (vendor text) into the pages as raw HTML, so a `<script>` in a
+    record would run in the browser of whoever opens the docs. Numbers and the suite's own settings stay."""
+    for r in validation.results:
+        if r.result:
+            r.result = _html_escaped(r.result)
+        if r.exception_info:
+            r.exception_info = _html_escaped(r.exception_info)
+    return validation
+
+
+def _html_escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return html.escape(value)
+    if isinstance(value, dict):
+        return {k: _html_escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_html_escaped(v) for v in value)
+    return value
 
 
 def outcome(ds: Dataset, r: Any) -> Outcome:
