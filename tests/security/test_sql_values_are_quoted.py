@@ -108,3 +108,17 @@ def test_the_ingest_cli_refuses_a_run_id_with_a_path(data_dir):
         in (proc.stderr)
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_dbt_reads_outside_values_only_where_they_are_checked():
+    """In the dbt project, the environment reaches SQL only through as_of() (checked against ISO 8601); the
+    profile's env_var paths and memory cap go to DuckDB's connect and its escaped SET, not into a model."""
+    readers = {}
+    for path in sorted((REPO / "dbt_project").rglob("*")):
+        if path.suffix in (".sql", ".yml") and "target" not in path.parts and "dbt_packages" not in path.parts:
+            text = path.read_text()
+            if "env_var(" in text or re.search(r"""var\(\s*['"]as_of['"]""", text):
+                readers[str(path.relative_to(REPO / "dbt_project"))] = text
+    assert sorted(readers) == ["macros/time.sql", "profiles.yml"]
+    assert readers["macros/time.sql"].count("env_var(") == 1
+    assert "raise_compiler_error" in readers["macros/time.sql"]
