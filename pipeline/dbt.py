@@ -117,10 +117,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         as_of = instant_text(args.as_of, "--as-of") if args.as_of else None
-    except InvalidInstant as e:
-        parser.error(str(e))
-    try:
         run_dbt(args.command, as_of=as_of, full_refresh=args.full_refresh, select=args.select, variables=args.vars)
+    except InvalidInstant as e:  # --as-of, var as_of in --vars, or DBT_AS_OF in the environment
+        parser.error(str(e))
     except DbtFailed:
         sys.exit(1)
 

@@ -48,6 +48,29 @@ def test_the_clis_refuse_an_as_of_that_is_not_an_instant(module, value, data_dir
     assert "Traceback" not in output
 
 
+@pytest.mark.parametrize(
+    ("how", "named"),
+    [(["--vars", json.dumps({"as_of": CRAFTED_SIMPLE})], "var as_of"), ([], "DBT_AS_OF")],
+    ids=["vars", "env"],
+)
+def test_pipeline_dbt_checks_as_of_from_vars_and_the_environment(how, named, data_dir):
+    env = env_with_secret(data_dir, DBT_AS_OF=CRAFTED_SIMPLE if named == "DBT_AS_OF" else "")
+    proc = subprocess.run([sys.executable, "-m", "pipeline.dbt", "build", *how], env=env, capture_output=True,
+                          text=True, timeout=300)  # fmt: skip
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output[-2000:]
+    assert f"{named} {MESSAGE}" in output
+    assert SECRET not in output and "Traceback" not in output
+
+
+def test_the_month_end_close_parses_its_as_of(data_dir):
+    from ingest.parse import InvalidInstant
+    from pipeline.tasks import close_previous_month
+
+    with pytest.raises(InvalidInstant, match=f"as_of {MESSAGE}"):
+        close_previous_month(CRAFTED)
+
+
 def dbt_show(data_dir: Path, *, env_as_of: str | None = None, var_as_of: str | None = None):
     """`dbt show` of the as_of() macro alone, straight through dbt (no Python check in front of it)."""
     data_dir.mkdir(parents=True, exist_ok=True)
