@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ingest.errors import PermanentError
 
-class ConnectionConfigError(RuntimeError):
+
+class ConnectionConfigError(RuntimeError, PermanentError):
     """A connection is missing or malformed."""
 
 

@@ -23,6 +23,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ingest.errors import ExpectedError
+
 ENV_VAR = "FINANCE_INPUTS_DIR"
 RAW_SCHEMA = "raw_finance"
 OPS_TABLE = "ops.finance_loads"
@@ -37,7 +39,7 @@ COST_TYPES = ("staffing", "platform", "other")
 SETTING_RANGES: dict[str, tuple[Decimal, Decimal]] = {"refund_share": (Decimal(0), Decimal(1))}
 
 
-class FinanceInputError(ValueError):
+class FinanceInputError(ValueError, ExpectedError):
     """One or more finance input files break the §11 contract. `problems` holds one line per problem."""
 
     def __init__(self, problems: list[str]):
