@@ -14,18 +14,10 @@ from collections.abc import Callable
 class ExpectedError(Exception):
     """The message says what is wrong and what to fix; a traceback would add nothing."""
 
-    exit_code = 1
-
 
 class PermanentError(ExpectedError):
     """Retrying cannot help until someone changes something (a credential, a connection): an Airflow task
     that raises one fails for good instead of being retried."""
-
-
-class UsageError(ExpectedError, ValueError):
-    """A bad command-line argument (exit 2, as argparse's own usage errors)."""
-
-    exit_code = 2
 
 
 def warehouse_locked(exc: BaseException) -> bool:
@@ -34,13 +26,13 @@ def warehouse_locked(exc: BaseException) -> bool:
     return duckdb is not None and isinstance(exc, duckdb.IOException) and "Could not set lock on file" in str(exc)
 
 
-def expected_message(exc: BaseException) -> tuple[str, int] | None:
-    """(message, exit code) for an expected error, None for anything else."""
+def expected_message(exc: BaseException) -> str | None:
+    """What to show for an expected error; None for anything else."""
     if isinstance(exc, ExpectedError):
-        return str(exc), exc.exit_code
+        return str(exc)
     if warehouse_locked(exc):
         detail = str(exc).split("\n", 1)[0].removeprefix("IO Error: ").split(". See also", 1)[0]
-        return f"the warehouse is in use by another process; run again when it has finished ({detail})", 1
+        return f"the warehouse is in use by another process; run again when it has finished ({detail})"
     return None
 
 
@@ -49,9 +41,8 @@ def run_cli(main: Callable[[], object]) -> None:
     try:
         main()
     except Exception as exc:
-        shown = expected_message(exc)
-        if shown is None:
+        message = expected_message(exc)
+        if message is None:
             raise
-        message, code = shown
         print(f"error: {message}", file=sys.stderr)
-        raise SystemExit(code) from None
+        raise SystemExit(1) from None  # argparse's usage errors exit 2 before main does anything

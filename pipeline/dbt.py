@@ -17,6 +17,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+from ingest.errors import run_cli
 from ingest.paths import warehouse_path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
@@ -117,4 +118,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

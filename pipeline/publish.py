@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.errors import ExpectedError, run_cli
 from ingest.paths import data_dir, warehouse_path
 
 MARTS_SCHEMA = "marts"
@@ -48,7 +49,7 @@ def published_db_path(out_dir: Path | None = None) -> Path:
     return Path(out_dir or published_dir()) / DB_NAME
 
 
-class PublishFailed(RuntimeError):
+class PublishFailed(RuntimeError, ExpectedError):
     """The staged files did not meet the publishing contract (nothing was replaced)."""
 
 
@@ -283,4 +284,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

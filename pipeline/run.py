@@ -13,6 +13,7 @@ import argparse
 import time
 from datetime import UTC, datetime
 
+from ingest.errors import run_cli
 from pipeline.airflow_local import configure, migrate, run
 from pipeline.dbt import ensure_manifest
 
@@ -45,18 +46,28 @@ def run_pipeline(
     return timings
 
 
+def instant(value: str) -> str:
+    """An argument that must be an ISO 8601 instant (argparse turns the ValueError into a usage error)."""
+    from ingest.parse import parse_ts
+
+    parse_ts(value)
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     from ingest.parse import parse_ts
 
     parser = argparse.ArgumentParser(prog="python -m pipeline.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    parser.add_argument("--start", help="extract records updated from this instant (default: the watermarks)")
-    parser.add_argument("--end", help="... up to this instant (default: now)")
-    parser.add_argument("--as-of", help="the instant the marts describe (default: --end, else now)")
+    parser.add_argument(
+        "--start", type=instant, help="extract records updated from this instant (default: the watermarks)"
+    )
+    parser.add_argument("--end", type=instant, help="... up to this instant (default: now)")
+    parser.add_argument("--as-of", type=instant, help="the instant the marts describe (default: --end, else now)")
     args = parser.parse_args(argv)
     end = parse_ts(args.end) if args.end else None
     run_pipeline(end, args.start, args.end, args.as_of or args.end)
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)
