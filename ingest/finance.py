@@ -47,6 +47,10 @@ class FinanceInputError(ValueError, ExpectedError):
         super().__init__("finance inputs rejected:\n  " + "\n  ".join(self.problems))
 
 
+class FinanceInputsNotSet(RuntimeError, ExpectedError):
+    """FINANCE_INPUTS_DIR is missing from the environment."""
+
+
 # --------------------------------------------------------------------------------------------- declarations
 
 
@@ -435,7 +439,7 @@ def finance_inputs_dir() -> Path:
     value = os.environ.get(ENV_VAR, "").strip()
     if not value:
         files = ", ".join(s.file for s in SPECS)
-        raise RuntimeError(f"{ENV_VAR} is not set: point it at the folder holding the finance inputs ({files})")
+        raise FinanceInputsNotSet(f"{ENV_VAR} is not set: point it at the folder holding the finance inputs ({files})")
     return Path(value)
 
 

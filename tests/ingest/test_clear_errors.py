@@ -55,6 +55,11 @@ def test_a_bad_finance_file(data_dir, finance):
     )
 
 
+def test_finance_inputs_not_configured(data_dir):
+    proc = cli("ingest", "finance", env={"FINANCE_INPUTS_DIR": ""})
+    assert_one_clear_error(proc, "error: FINANCE_INPUTS_DIR is not set: point it at the folder holding the finance")
+
+
 @pytest.mark.parametrize(
     "command",
     [
