@@ -147,6 +147,24 @@ def test_bad_credentials_fail_at_once_naming_the_connection_and_never_the_secret
         assert secret not in caplog.text and secret not in str(err.value)
 
 
+def test_extract_runs_beside_a_writer_holding_the_warehouse(tiny, env, monkeypatch):
+    """Extraction never opens the warehouse: the one kind of task the DAGs keep out of the writer pool."""
+    env.mkdir(parents=True)
+    with Sandbox(tiny, faults="none", rate_limits=False) as box:
+        use(box, monkeypatch)
+        # a load or dbt build at work, in another process: DuckDB's lock is per process
+        hold = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
+        holder = subprocess.Popen(
+            [sys.executable, "-c", hold, str(env / "warehouse.duckdb")], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        try:
+            assert holder.stdout.readline() == b"held\n"
+            results = extract_vendor("easypost")
+        finally:
+            holder.communicate(b"", timeout=30)
+    assert results and all(m["status"] == "succeeded" for m in results)
+
+
 def test_a_vendor_refusing_the_first_connection_stops_its_extract_at_once(env, monkeypatch):
     """Before: 8 tries of every request of every endpoint, about 7 minutes for Gorgias's endpoints."""
     with socket.socket() as s:
