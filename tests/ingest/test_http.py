@@ -141,16 +141,24 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_refused_first_connection_fails_at_once_without_retries():
+@pytest.mark.parametrize(
+    "host, reason",
+    [("127.0.0.1:{port}", "Connection refused"), ("vendor.invalid", "Failed to resolve 'vendor.invalid'")],
+    ids=["refused", "unresolvable"],
+)
+def test_a_refused_first_connection_fails_at_once_without_retries(host, reason, monkeypatch):
     """Before: 8 tries with backoff (about a minute per request, ~7 minutes per try of a Gorgias extract)."""
-    http = VendorSession("acme_default", f"http://127.0.0.1:{closed_port()}", auth=("me", "s3cr3t-key"))
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):  # a proxy would answer for the host
+        monkeypatch.delenv(name, raising=False)
+    base = f"http://{host.format(port=closed_port())}"
+    http = VendorSession("acme_default", base, auth=("me", "s3cr3t-key"))
     started = time.monotonic()
     with pytest.raises(Unreachable) as err:
         http.get("/x")
     assert time.monotonic() - started < 5
     assert (http.stats.requests, http.stats.retries) == (1, 0)
-    assert str(err.value).startswith("acme_default: cannot connect to http://127.0.0.1:")
-    assert "Connection refused" in str(err.value) and "s3cr3t-key" not in str(err.value)
+    assert str(err.value).startswith(f"acme_default: cannot connect to {base} (")
+    assert reason in str(err.value) and "s3cr3t-key" not in str(err.value)
 
 
 def test_a_refusal_after_the_vendor_has_answered_is_retried_as_transient(serve):
