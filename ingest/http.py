@@ -22,7 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode
 
 import msgspec
 import requests
@@ -206,7 +206,7 @@ class VendorSession:
             if not self.answered:
                 reason = str(exc).rsplit(": ", 1)[-1]  # "[Errno 111] Connection refused"; the URL holds no secret
                 raise Unreachable(
-                    f"{self.conn_id}: cannot connect to {_origin(url)} ({reason}) on the first request of this "
+                    f"{self.conn_id}: GET {_path(url)}: cannot connect ({reason}) on the first request of this "
                     "run; nothing retried (check the connection's host and port, or the vendor's status)"
                 ) from None
             raise TransientError(type(exc).__name__, self._backoff(n)) from None
@@ -253,12 +253,6 @@ def _retry_after(headers: urllib3.HTTPHeaderDict) -> float | None:
         return max(0.0, float(value)) if value is not None else None
     except ValueError:
         return None
-
-
-def _origin(url: str) -> str:
-    """scheme://host:port only: no path, query or user info."""
-    u = urlsplit(url)
-    return f"{u.scheme}://{u.hostname}" + (f":{u.port}" if u.port else "")
 
 
 def _path(url: str) -> str:

@@ -157,7 +157,7 @@ def test_a_refused_first_connection_fails_at_once_without_retries(host, reason, 
         http.get("/x")
     assert time.monotonic() - started < 5
     assert (http.stats.requests, http.stats.retries) == (1, 0)
-    assert str(err.value).startswith(f"acme_default: cannot connect to {base} (")
+    assert str(err.value).startswith(f"acme_default: GET {base}/x: cannot connect (")
     assert reason in str(err.value) and "s3cr3t-key" not in str(err.value)
 
 
