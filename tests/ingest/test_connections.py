@@ -97,3 +97,21 @@ def test_well_formed_values_in_either_form_still_parse(monkeypatch, value, host,
     monkeypatch.setenv(VAR, value)
     conn = get_connection(CONN)
     assert (conn.host, conn.extra) == (host, extra)
+
+
+def test_the_extract_task_fails_for_good_on_a_malformed_connection(monkeypatch, tmp_path):
+    """The Airflow task body turns it into AirflowFailException: its retries would meet the same value."""
+    from pipeline.airflow_local import configure
+
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    for name in ("AIRFLOW_HOME", "AIRFLOW__CORE__DAGS_FOLDER", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"):
+        monkeypatch.delenv(name, raising=False)
+    configure()  # before anything imports airflow
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from pipeline.tasks import extract
+
+    monkeypatch.setenv(VAR, f"admin:{SECRET}@shop.example.com")
+    with pytest.raises(AirflowFailException, match="neither JSON nor a URI") as excinfo:
+        extract("shopify", None, None)
+    assert SECRET not in str(excinfo.value)
