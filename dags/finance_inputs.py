@@ -10,7 +10,7 @@ from pipeline_defaults import DAG_DEFAULTS, FINANCE_ASSET, FINANCE_CHECK_SCHEDUL
 
 @dag(dag_id="finance_inputs", schedule=FINANCE_CHECK_SCHEDULE, tags=["finance"], **DAG_DEFAULTS)
 def finance_inputs() -> None:
-    @task.short_circuit
+    @task.short_circuit(pool=WRITER_POOL)  # reads the warehouse: a reader beside a writer fails one of them
     def files_changed() -> bool:
         from pipeline.tasks import finance_inputs_changed
 

@@ -8,7 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset
 
-WRITER_POOL = "duckdb_writer"  # 1 slot: every task that writes the warehouse runs in it
+# 1 slot: every task that opens the warehouse runs in it, readers too: DuckDB locks the file per process,
+# so a reader beside a writer fails one of them ("Could not set lock on file")
+WRITER_POOL = "duckdb_writer"
 
 # vendor -> default schedule; override with SCHEDULE_<VENDOR> (a cron or preset)
 VENDOR_SCHEDULES = {"gorgias": "@hourly", "shopify": "@hourly", "recharge": "@daily", "easypost": "@daily"}

@@ -33,7 +33,7 @@ from pipeline_defaults import (
     **DAG_DEFAULTS,
 )
 def transform() -> None:
-    @task
+    @task(pool=WRITER_POOL)  # reads the warehouse: a reader beside a writer fails one of them
     def check_freshness() -> dict:
         from pipeline.tasks import check_freshness
 

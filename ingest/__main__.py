@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 
+from ingest.errors import run_cli
 from ingest.parse import parse_ts
 from ingest.vendors import CLIENTS
 
@@ -74,4 +75,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

@@ -11,8 +11,10 @@ import os
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ingest.errors import PermanentError
 
-class ConnectionConfigError(RuntimeError):
+
+class ConnectionConfigError(RuntimeError, PermanentError):
     """A connection is missing or malformed."""
 
 
@@ -29,30 +31,75 @@ class Connection:
         return self.host.rstrip("/")
 
 
+URI_FORM = "scheme://login:password@host:port/?extra"
+
+
+def _extra(conn_id: str, value: object) -> dict:
+    """A connection's `extra`: a JSON object, or its text. Never echoed: it may hold a token."""
+    if value is None or value == "":
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise ConnectionConfigError(
+                f"connection '{conn_id}': extra is not valid JSON (line {exc.lineno}, column {exc.colno})"
+            ) from None
+    if not isinstance(value, dict):
+        raise ConnectionConfigError(f"connection '{conn_id}': extra must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+def _from_json(conn_id: str, raw: str) -> Connection:
+    name = f"AIRFLOW_CONN_{conn_id.upper()}"
+    try:
+        d = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConnectionConfigError(
+            f"connection '{conn_id}': {name} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
+    if not isinstance(d, dict):
+        raise ConnectionConfigError(f"connection '{conn_id}': {name} must be a JSON object")
+    host = d.get("host") or ""
+    if not isinstance(host, str) or not host:
+        raise ConnectionConfigError(f"connection '{conn_id}': host is missing")
+    port = d.get("port")
+    if port not in (None, ""):
+        if not str(port).isdigit():
+            raise ConnectionConfigError(f"connection '{conn_id}': port is not a number")
+        if "://" in host and host.count(":") < 2:
+            host = f"{host}:{port}"
+    return Connection(conn_id, host, d.get("login") or "", d.get("password") or "", _extra(conn_id, d.get("extra")))
+
+
+def _from_uri(conn_id: str, raw: str) -> Connection:
+    """URI form, scheme://login:password@host:port/?extra; Airflow's `__extra__` query holds JSON."""
+    if "://" not in raw:
+        raise ConnectionConfigError(
+            f"connection '{conn_id}': AIRFLOW_CONN_{conn_id.upper()} is neither JSON nor a URI ({URI_FORM})"
+        )
+    u = urlsplit(raw)
+    try:
+        port = u.port
+    except ValueError:
+        raise ConnectionConfigError(f"connection '{conn_id}': port is not a number") from None
+    if not u.hostname:
+        raise ConnectionConfigError(f"connection '{conn_id}': host is missing ({URI_FORM})")
+    scheme = u.scheme if u.scheme in ("http", "https") else "https"
+    host = f"{scheme}://{u.hostname}" + (f":{port}" if port else "")
+    query = dict(parse_qsl(u.query))
+    extra = _extra(conn_id, query.pop("__extra__")) if "__extra__" in query else query
+    return Connection(conn_id, host, unquote(u.username or ""), unquote(u.password or ""), extra)
+
+
 def _from_env(conn_id: str) -> Connection | None:
+    """The connection from AIRFLOW_CONN_<ID>; a malformed value fails naming the connection and the field,
+    never quoting the value (it holds the secret)."""
     raw = os.environ.get(f"AIRFLOW_CONN_{conn_id.upper()}")
     if raw is None:
         return None
     raw = raw.strip()
-    if raw.startswith("{"):
-        try:
-            d = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise ConnectionConfigError(
-                f"AIRFLOW_CONN_{conn_id.upper()} is not valid JSON (line {exc.lineno})"
-            ) from None
-        host = d.get("host") or ""
-        if d.get("port") and "://" in host and host.count(":") < 2:
-            host = f"{host}:{d['port']}"
-        extra = d.get("extra") or {}
-        if isinstance(extra, str):
-            extra = json.loads(extra) if extra else {}
-        return Connection(conn_id, host, d.get("login") or "", d.get("password") or "", extra)
-    # URI form: scheme://login:password@host:port/?extra
-    u = urlsplit(raw)
-    scheme = u.scheme if u.scheme in ("http", "https") else "https"
-    host = f"{scheme}://{u.hostname}" + (f":{u.port}" if u.port else "")
-    return Connection(conn_id, host, unquote(u.username or ""), unquote(u.password or ""), dict(parse_qsl(u.query)))
+    return _from_json(conn_id, raw) if raw.startswith("{") else _from_uri(conn_id, raw)
 
 
 def get_connection(conn_id: str) -> Connection:
@@ -67,7 +114,7 @@ def get_connection(conn_id: str) -> Connection:
             raise ConnectionConfigError(
                 f"connection '{conn_id}' is not configured: set AIRFLOW_CONN_{conn_id.upper()} or create it in Airflow"
             ) from None
-        extra = c.extra_dejson if hasattr(c, "extra_dejson") else {}
+        extra = _extra(conn_id, c.extra)  # extra_dejson would log a bad one and go on with {}
         host = c.host or ""
         if c.port and host.count(":") < 2:
             host = f"{host}:{c.port}"

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from ingest.client import Client
 from ingest.connections import get_connection
 from ingest.endpoints import Endpoint
-from ingest.http import AuthError
+from ingest.http import AuthError, Unreachable
 from ingest.landing import LandingBatch, check_run_id, read_state, write_manifest
 from ingest.parse import parse_ts
 from ingest.paths import endpoint_landing_dir
@@ -67,6 +67,7 @@ def extract_endpoint(
     before = (stats.requests, stats.retries, stats.throttled)
     started = time.monotonic()
     pages = 0
+    stop: Exception | None = None
     manifest = {
         "vendor": ep.vendor,
         "entity": ep.entity,
@@ -91,8 +92,8 @@ def extract_endpoint(
     except Exception as exc:  # recorded in the manifest; extract_vendor raises it again
         batch.flush()  # nothing fetched is lost: what came is landed, rejected records stay quarantined
         status, error = "failed", f"{type(exc).__name__}: {exc}"
-        if isinstance(exc, AuthError):
-            manifest["auth_failed"] = True
+        # the vendor's other endpoints would meet the same refused credential or host: raised as it is
+        stop = exc if isinstance(exc, (AuthError, Unreachable)) else None
     finally:
         batch.close()
     manifest.update(
@@ -123,6 +124,8 @@ def extract_endpoint(
         manifest["retries"],
         manifest["throttled"],
     )
+    if stop is not None:
+        raise stop
     return manifest
 
 
@@ -142,8 +145,6 @@ def extract_vendor(
     for ep in cls.endpoints:
         if entities is None or ep.entity in entities:
             results.append(extract_endpoint(client, ep, window, run_id, max_reject_ratio))
-            if results[-1].get("auth_failed"):
-                raise AuthError(results[-1]["error"].split(": ", 1)[1])  # no point trying other endpoints
     failed = [f"{r['vendor']}.{r['entity']}: {r['error']}" for r in results if r["status"] != "succeeded"]
     if failed:
         raise ExtractFailed("extraction failed for " + "; ".join(failed))

@@ -15,13 +15,15 @@ import os
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+
+from ingest.errors import ExpectedError
 
 ENV_VAR = "FINANCE_INPUTS_DIR"
 RAW_SCHEMA = "raw_finance"
@@ -37,12 +39,16 @@ COST_TYPES = ("staffing", "platform", "other")
 SETTING_RANGES: dict[str, tuple[Decimal, Decimal]] = {"refund_share": (Decimal(0), Decimal(1))}
 
 
-class FinanceInputError(ValueError):
+class FinanceInputError(ValueError, ExpectedError):
     """One or more finance input files break the §11 contract. `problems` holds one line per problem."""
 
     def __init__(self, problems: list[str]):
         self.problems = list(problems)
         super().__init__("finance inputs rejected:\n  " + "\n  ".join(self.problems))
+
+
+class FinanceInputsNotSet(RuntimeError, ExpectedError):
+    """FINANCE_INPUTS_DIR is missing from the environment."""
 
 
 # --------------------------------------------------------------------------------------------- declarations
@@ -433,7 +439,7 @@ def finance_inputs_dir() -> Path:
     value = os.environ.get(ENV_VAR, "").strip()
     if not value:
         files = ", ".join(s.file for s in SPECS)
-        raise RuntimeError(f"{ENV_VAR} is not set: point it at the folder holding the finance inputs ({files})")
+        raise FinanceInputsNotSet(f"{ENV_VAR} is not set: point it at the folder holding the finance inputs ({files})")
     return Path(value)
 
 
@@ -475,7 +481,76 @@ class _Parsed:
     lines: list[int]
 
 
-def _read_and_validate(folder: Path) -> tuple[list[_Parsed], list[str]]:
+def reporting_currency() -> str:
+    """The marts' currency (dbt var `reporting_currency`): amounts in it need no fx rate."""
+    from pipeline.dbt import project_vars
+
+    return project_vars()["reporting_currency"]
+
+
+def _month_of(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def _months(first: str, last: str) -> Iterable[str]:
+    """YYYY-MM labels from first to last, both included."""
+    y, m = int(first[:4]), int(first[5:])
+    while (label := f"{y:04d}-{m:02d}") <= last:
+        yield label
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+
+
+def _missing_fx_rates(parsed: list[_Parsed], reporting: str) -> list[str]:
+    """Amounts the models would convert without a rate (§2: a build would stop on them), one line each.
+
+    cs_costs: every row converts at its own month's rate, so (month, currency) must have a rate; exactly
+    what `int_cs_costs_converted` needs. product_costs: a cost converts at the month of each order that
+    uses it, which the finance files cannot know; what they can show is a gap: the month the cost takes
+    effect, and every later month up to the currency's last rate while the cost is in effect (until the
+    SKU's next valid_from). Months after the last rate are for the build's `order_cogs_is_known` gate,
+    which names the order, when time passes before finance posts the month's rate."""
+    by_file = {p.spec.file: p for p in parsed}
+    rates = {(r["month"], r["currency"]) for r in by_file["fx_rates.csv"].rows}
+    last_rated: dict[str, str] = {}
+    for month_, cur in rates:
+        last_rated[cur] = max(month_, last_rated.get(cur, month_))
+    problems: list[str] = []
+
+    def need(file: str, line: int, cur: str, months: Iterable[str]) -> None:
+        missing = [m for m in months if (m, cur) not in rates]
+        if missing:
+            shown = ", ".join(missing[:6]) + (f" and {len(missing) - 6} more" if len(missing) > 6 else "")
+            problems.append(
+                f"{file} line {line}, column currency: {cur!r} has no rate in fx_rates.csv for {shown} "
+                f"(amounts not in {reporting} need a rate for their month)"
+            )
+
+    costs = by_file["cs_costs.csv"]
+    for row, line in zip(costs.rows, costs.lines, strict=True):
+        if row["currency"] != reporting:
+            need(costs.spec.file, line, row["currency"], [row["month"]])
+    products = by_file["product_costs.csv"]
+    effective = sorted(
+        zip(products.rows, products.lines, strict=True), key=lambda rl: (rl[0]["sku"], rl[0]["valid_from"])
+    )
+    for i, (row, line) in enumerate(effective):
+        cur = row["currency"]
+        if cur == reporting:
+            continue
+        first = _month_of(row["valid_from"])
+        following = effective[i + 1][0] if i + 1 < len(effective) else None
+        last = last_rated.get(cur, first)
+        if following is not None and following["sku"] == row["sku"]:
+            last = min(last, _month_of(following["valid_from"] - timedelta(days=1)))
+        need(products.spec.file, line, cur, _months(first, max(first, last)))
+    return problems[:MAX_PROBLEMS_PER_FILE] + (
+        [f"... and {len(problems) - MAX_PROBLEMS_PER_FILE} more missing fx rates"]
+        if len(problems) > MAX_PROBLEMS_PER_FILE
+        else []
+    )
+
+
+def _read_and_validate(folder: Path, reporting: str) -> tuple[list[_Parsed], list[str]]:
     parsed: list[_Parsed] = []
     problems: list[str] = []
     if not folder.is_dir():
@@ -493,6 +568,8 @@ def _read_and_validate(folder: Path) -> tuple[list[_Parsed], list[str]]:
         rows, lines, file_problems = _validate_bytes(data, spec)
         problems.extend(file_problems)
         parsed.append(_Parsed(spec, _sha256(data), rows, lines))
+    if not problems:  # rates are checked against files that parsed whole: otherwise only noise
+        problems = _missing_fx_rates(parsed, reporting)
     return parsed, problems
 
 
@@ -557,13 +634,16 @@ def _summary(status: str, loaded_at: datetime | None, parsed: list[_Parsed]) -> 
     return {"status": status, "loaded_at": loaded_at, "files": files}
 
 
-def load_finance_inputs(con: duckdb.DuckDBPyConnection, folder: str | os.PathLike[str]) -> dict[str, Any]:
-    """Validate all five files, then replace every raw_finance table in one transaction.
+def load_finance_inputs(
+    con: duckdb.DuckDBPyConnection, folder: str | os.PathLike[str], reporting: str | None = None
+) -> dict[str, Any]:
+    """Validate all five files (and that every amount not in the `reporting` currency, default the dbt
+    var, has its fx rate), then replace every raw_finance table in one transaction.
 
     Returns {"status": "loaded" | "unchanged", "loaded_at", "files": {file: {sha256, rows, status}}}.
     Raises FinanceInputError listing every bad file's problems; the warehouse is then left untouched.
     """
-    parsed, problems = _read_and_validate(Path(folder))
+    parsed, problems = _read_and_validate(Path(folder), reporting or reporting_currency())
     if problems:
         raise FinanceInputError(problems)
 

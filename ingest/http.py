@@ -3,7 +3,8 @@
 Connect/read timeouts; a client-side throttle at the vendor's published rate so steady state
 sees no 429; retries with exponential backoff and jitter on 5xx, timeouts, resets and bodies
 that are truncated, invalid JSON (or UTF-8) or HTML; `Retry-After` honoured on 429 (case-insensitive,
-float seconds); a bound on total retry time; immediate failure on 401/403 and other 4xx.
+float seconds); a bound on total retry time; immediate failure on 401/403 and other 4xx, and on a
+connection refused before the vendor ever answered in this session (a run).
 Errors name the connection, never its secret.
 
 Requests go through urllib3 (what `requests` runs on) directly: `requests` cost about twice the CPU
@@ -27,6 +28,8 @@ import msgspec
 import requests
 import urllib3
 
+from ingest.errors import ExpectedError, PermanentError
+
 log = logging.getLogger(__name__)
 
 
@@ -34,8 +37,14 @@ class FatalHTTPError(RuntimeError):
     """Not worth retrying: bad credentials, a rejected request, or retries exhausted."""
 
 
-class AuthError(FatalHTTPError):
-    pass
+class AuthError(FatalHTTPError, PermanentError):
+    """401/403: the credential was refused; no retry (of the request, nor of the Airflow task) fixes that."""
+
+
+class Unreachable(FatalHTTPError, ExpectedError):
+    """The vendor refused the connection (or its name did not resolve) before it ever answered in this
+    session: a host that is down or misnamed, where retrying every request of every endpoint only adds
+    minutes. Once the vendor has answered, the same refusal is transient and retried like a reset."""
 
 
 class MalformedPage(FatalHTTPError):
@@ -151,11 +160,13 @@ class VendorSession:
             self.headers.update(urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1]}"))
         self.pool = _pool(self.base_url)
         self.throttle = Throttle(rate) if rate else None
-        self.retry = retry or RetryPolicy()
+        # HTTP_MAX_TRIES bounds the tries of one request (tests make an outage outlast them in a second)
+        self.retry = retry or RetryPolicy(max_tries=int(os.environ.get("HTTP_MAX_TRIES", RetryPolicy.max_tries)))
         # Connect and read timeouts; HTTP_READ_TIMEOUT_S tunes the read side for slow vendors (or tests).
         connect, read = timeout or (5.0, float(os.environ.get("HTTP_READ_TIMEOUT_S", "30")))
         self.timeout = urllib3.Timeout(connect=connect, read=read)
         self.stats = CallStats()
+        self.answered = False  # has the vendor ever answered this session (a run)? see Unreachable
 
     def url(self, path: str, params: dict | None = None) -> str:
         """A path of the vendor's API, or an absolute URL the vendor sent (a `Link` header's next page): that
@@ -207,8 +218,17 @@ class VendorSession:
             r = self.pool.urlopen(
                 "GET", url, headers=self.headers, timeout=self.timeout, retries=False, redirect=False
             )  # the whole body is read here: a body shorter than its Content-Length raises too
-        except urllib3.exceptions.HTTPError as exc:  # timeouts, refused or reset connections, truncated bodies
+        except urllib3.exceptions.NewConnectionError as exc:  # refused, unresolvable, unreachable network
+            if not self.answered:
+                reason = str(exc).rsplit(": ", 1)[-1]  # "[Errno 111] Connection refused"; the URL holds no secret
+                raise Unreachable(
+                    f"{self.conn_id}: GET {_path(url)}: cannot connect ({reason}) on the first request of this "
+                    "run; nothing retried (check the connection's host and port, or the vendor's status)"
+                ) from None
             raise TransientError(type(exc).__name__, self._backoff(n)) from None
+        except urllib3.exceptions.HTTPError as exc:  # timeouts, reset connections, truncated bodies
+            raise TransientError(type(exc).__name__, self._backoff(n)) from None
+        self.answered = True
         raw = r.data
         if r.status == 429:
             self.stats.throttled += 1

@@ -10,8 +10,14 @@ import os
 import sys
 from pathlib import Path
 
+from ingest.errors import ExpectedError
+
 REPO = Path(__file__).resolve().parent.parent
 DAGS = REPO / "dags"
+
+
+class DagRunFailed(RuntimeError, ExpectedError):
+    """A DAG run did not succeed; its failed tasks logged their errors as they ran."""
 
 
 def configure(data_dir: Path | None = None) -> Path:
@@ -56,5 +62,5 @@ def run(dag_id: str, logical_date=None, conf: dict | None = None) -> str:
     state = str(dag_run.state)
     if not state.endswith("success"):
         failed = [ti.task_id for ti in dag_run.get_task_instances() if str(ti.state).endswith("failed")]
-        raise RuntimeError(f"{dag_id} ended {state}; failed tasks: {failed}")
+        raise DagRunFailed(f"{dag_id} ended {state}; failed tasks: {failed} (their logs above say why)")
     return state

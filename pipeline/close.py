@@ -31,6 +31,7 @@ from pathlib import Path
 import duckdb
 
 from expectations.suites import local_month, reconciliation_sql, to_reporting
+from ingest.errors import ExpectedError, run_cli
 from ingest.paths import data_dir, warehouse_path
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -83,7 +84,7 @@ def reconciliation_checks() -> dict[str, tuple[str, str]]:
     }
 
 
-class CloseError(RuntimeError):
+class CloseError(RuntimeError, ExpectedError):
     """The close or reopen cannot be done as asked (the message says why)."""
 
 
@@ -258,20 +259,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--by", help="who (default: the OS user)")
     parser.add_argument("--reason", help="why (required to reopen)")
     args = parser.parse_args(argv)
-    try:
-        if args.action == "close":
-            print(close_month(args.month, args.by))
-        elif args.action == "reopen":
-            print(reopen_month(args.month, args.reason or "", args.by))
-        else:
-            con = duckdb.connect(str(warehouse_path()), read_only=True)
-            try:
-                print(write_finance_pack(args.month, con))
-            finally:
-                con.close()
-    except CloseError as e:
-        raise SystemExit(f"error: {e}") from None
+    if args.action == "close":
+        print(close_month(args.month, args.by))
+    elif args.action == "reopen":
+        print(reopen_month(args.month, args.reason or "", args.by))
+    else:
+        con = duckdb.connect(str(warehouse_path()), read_only=True)
+        try:
+            print(write_finance_pack(args.month, con))
+        finally:
+            con.close()
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

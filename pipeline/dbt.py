@@ -17,6 +17,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
+from ingest.errors import run_cli
 from ingest.parse import InvalidInstant, instant_text
 from ingest.paths import warehouse_path
 
@@ -125,4 +126,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

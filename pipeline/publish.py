@@ -26,6 +26,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.errors import ExpectedError, run_cli
 from ingest.paths import data_dir, warehouse_path
 from ingest.sql import identifier as quote_ident
 from ingest.sql import literal as quote_str
@@ -50,7 +51,7 @@ def published_db_path(out_dir: Path | None = None) -> Path:
     return Path(out_dir or published_dir()) / DB_NAME
 
 
-class PublishFailed(RuntimeError):
+class PublishFailed(RuntimeError, ExpectedError):
     """The staged files did not meet the publishing contract (nothing was replaced)."""
 
 
@@ -277,4 +278,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

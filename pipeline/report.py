@@ -22,6 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.errors import run_cli
+
 GREEN, RED, GREY = "#2e7d32", "#c62828", "#9e9e9e"
 PALETTE = ("#1f5f99", "#e08a00", "#2e7d32", "#7b3fa0", "#00838f", "#6d4c41")
 Number = int | Decimal
@@ -340,4 +342,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

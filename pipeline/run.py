@@ -13,6 +13,7 @@ import argparse
 import time
 from datetime import UTC, datetime
 
+from ingest.errors import run_cli
 from pipeline.airflow_local import configure, migrate, run
 from pipeline.dbt import ensure_manifest
 
@@ -58,9 +59,9 @@ def main(argv: list[str] | None = None) -> None:
         flags = (("--start", args.start), ("--end", args.end), ("--as-of", args.as_of))
         start, end, as_of = (instant_text(value, flag) if value else None for flag, value in flags)
     except InvalidInstant as e:
-        parser.error(str(e))
+        parser.error(str(e))  # a usage error: exit 2
     run_pipeline(datetime.fromisoformat(end) if end else None, start, end, as_of or end)
 
 
 if __name__ == "__main__":
-    main()
+    run_cli(main)

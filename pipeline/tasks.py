@@ -6,12 +6,35 @@ summary for XCom: no connections, secrets or data frames ever go through XCom.
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import TypeVar
+
+from ingest.errors import PermanentError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T", bound=Callable)
 
 
+def fails_for_good(body: T) -> T:
+    """A PermanentError (a refused credential, a malformed connection) fails the Airflow task without its
+    retries: each retry would meet the same error, minutes later (a 401 cost 10.5 minutes of retries)."""
+
+    @functools.wraps(body)
+    def task_body(*args, **kwargs):
+        try:
+            return body(*args, **kwargs)
+        except PermanentError as exc:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(exc)) from exc
+
+    return task_body  # type: ignore[return-value]
+
+
+@fails_for_good
 def extract(vendor: str, since: str | None, until: str | None) -> dict:
     """Vendor API -> landing files. `since` None = from the loaded watermark minus the lookback (a
     scheduled run); a backfill passes its data interval. Never opens the warehouse."""

@@ -23,12 +23,14 @@ for path in sys.argv[1:]:
     out[path] = {"seconds": time.perf_counter() - started, "cpu_seconds": time.process_time() - cpu,
                  "dags": sorted(bag.dags),
                  "tasks": sum(len(d.tasks) for d in bag.dags.values()),
-                 "errors": {k: v[-300:] for k, v in bag.import_errors.items()}}
-print("RESULT" + json.dumps(out))
+                 "errors": {k: v[-300:] for k, v in bag.import_errors.items()},
+                 "pools": [[d.dag_id, t.task_id, t.pool, type(t).__name__] for d in bag.dags.values() for t in d.tasks]}
+from pipeline_defaults import WRITER_POOL
+print("RESULT" + json.dumps({p: {**r, "writer_pool": WRITER_POOL} for p, r in out.items()}))
 """
 
 
-def parse_all(tmp_path) -> dict:
+def parse_all(tmp_path, times: int = 2) -> dict:
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp_path / "airflow"),
@@ -38,7 +40,7 @@ def parse_all(tmp_path) -> dict:
     }
     # Twice: the first parse after an install also reads every import from a cold disk cache, which the DAG
     # processor pays once; it re-parses every file every few seconds after that. The second is the figure.
-    for _ in range(2):
+    for _ in range(times):
         proc = subprocess.run(
             [sys.executable, "-c", PARSE, *map(str, DAG_FILES)], env=env, capture_output=True, text=True, check=True
         )
@@ -74,3 +76,27 @@ def test_dag_files_import_nothing_heavy_at_top_level():
         for line in top:
             module = line.split()[1].split(".")[0]
             assert module not in heavy, f"{path.name}: top-level `{line}` slows every parse"
+
+
+# Tasks that never open the warehouse, so they may run beside its writer: extraction talks to the vendor
+# and writes landing files only (ingest/extract.py); cosmos' per-model tasks report what the one `dbt build`
+# process (the producer, in the pool) did; an EmptyOperator does nothing.
+WAREHOUSE_FREE = {"extract": "_PythonDecoratedOperator", "*": ("DbtRunWatcherOperator", "EmptyOperator")}
+
+
+def test_every_task_that_opens_the_warehouse_runs_in_the_writer_pool(tmp_path):
+    """Before: check_freshness and finance_inputs' files_changed read the warehouse outside the pool, and
+    failed (or made a load fail) when they overlapped a writer: DuckDB locks the file per process."""
+    from pipeline.dbt import ensure_manifest
+
+    ensure_manifest()
+    results = parse_all(tmp_path, times=1)
+    tasks = [t for r in results.values() for t in r["pools"]]
+    pool_name = next(iter(results.values()))["writer_pool"]
+    outside = [
+        f"{dag}.{task}"
+        for dag, task, pool, kind in tasks
+        if pool != pool_name and WAREHOUSE_FREE.get(task) != kind and kind not in WAREHOUSE_FREE["*"]
+    ]
+    assert not outside, f"tasks outside the {pool_name} pool that may open the warehouse: {outside}"
+    assert sum(kind == "DbtProducerWatcherOperator" and pool == pool_name for _, _, pool, kind in tasks) == 1

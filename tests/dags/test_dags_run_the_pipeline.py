@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -49,6 +50,7 @@ def airflow_env(tmp_path, monkeypatch, tiny):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("FINANCE_INPUTS_DIR", str(tiny / "finance"))
     monkeypatch.setenv("NETWORK_RETRY_DELAY_SECONDS", "0")
+    monkeypatch.setenv("HTTP_MAX_TRIES", "2")
     from pipeline.airflow_local import configure
 
     configure(data)
@@ -60,8 +62,9 @@ def test_the_dags_build_marts_equal_to_the_answer_key_and_rerun_changes_nothing(
 
     with Sandbox(tiny, faults="none", rate_limits=False, recharge_retention_days=0) as box, connections_of(box):
         clock = from_us(box.clock_us)
-        # the first extract attempt of Shopify hits a 401: the task fails, Airflow retries it, it succeeds
-        box.inject("shopify", "401", 1)
+        # the first extract attempt of Shopify meets an outage longer than its requests' retries (2 tries
+        # here): the task fails, Airflow retries it, it succeeds
+        box.inject("shopify", "5xx", 2)
         run_pipeline(clock, as_of=clock.isoformat())
         tries = extract_tries("extract_shopify")
         first = warehouse_state(airflow_env / "warehouse.duckdb")
@@ -89,6 +92,36 @@ def test_the_dags_build_marts_equal_to_the_answer_key_and_rerun_changes_nothing(
     assert checked > 200
     assert first == second, [t for t in first if first[t] != second.get(t)]
     assert tries == 2, f"the extract that failed once was not retried to success (try {tries})"
+
+
+def test_a_refused_credential_fails_the_extract_for_good_without_airflow_retries(tiny, airflow_env):
+    """Before: Airflow retried the task 3 more times (10.5 minutes with the production retry delays)."""
+    from pipeline.airflow_local import migrate, run
+
+    migrate()
+    with Sandbox(tiny, faults="none", rate_limits=False) as box, connections_of(box):
+        box.inject("shopify", "401", 5)  # enough for every retry the task could make
+        with pytest.raises(RuntimeError, match=r"ended failed; failed tasks: \['extract'"):
+            # a date of its own: Airflow keeps one metadata DB per test process, the first test's runs too
+            run("extract_shopify", logical_date=from_us(box.clock_us) + timedelta(days=1))
+        refused = box.stats()["shopify"]["statuses"].get("401")
+    state, tries = task_instance("extract_shopify", "extract")
+    assert (state, tries, refused) == ("failed", 1, 1)
+
+
+def task_instance(dag_id: str, task_id: str) -> tuple[str, int]:
+    """State and try number of the task's latest instance."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = (
+            session.query(TaskInstance)
+            .filter(TaskInstance.dag_id == dag_id, TaskInstance.task_id == task_id)
+            .order_by(TaskInstance.start_date.desc())
+            .first()
+        )
+        return str(ti.state).rsplit(".", 1)[-1], ti.try_number
 
 
 def corrupt(warehouse: Path) -> None:

@@ -541,3 +541,79 @@ def test_failure_inside_the_transaction_rolls_every_table_back(con, inputs, monk
         load_finance_inputs(con, inputs)
 
     assert snapshot(con) == good
+
+
+# ----------------------------------------------------------------------------------------------- fx rates (§2)
+
+
+def test_a_cost_in_a_currency_without_a_rate_for_its_month_is_rejected_and_the_last_good_set_stays(con, inputs):
+    load_finance_inputs(con, inputs)
+    good = snapshot(con)
+    month = read_rows(inputs / "cs_costs.csv")[1][0]
+    line = append_line(inputs / "cs_costs.csv", f"{month},other,120.00,EUR,Berlin offsite")
+
+    with pytest.raises(FinanceInputError) as excinfo:
+        load_finance_inputs(con, inputs)
+
+    assert problems_of(excinfo) == [
+        f"cs_costs.csv line {line}, column currency: 'EUR' has no rate in fx_rates.csv for {month} "
+        "(amounts not in USD need a rate for their month)"
+    ]
+    assert snapshot(con) == good  # before: the set was loaded and every later dbt build stopped on it
+
+
+def test_a_rate_missing_for_one_month_of_a_foreign_cost_is_named(con, inputs):
+    rates = read_rows(inputs / "fx_rates.csv")
+    cad = [r for r in rates[1:] if r[1] == "CAD"]
+    gone = cad[1]
+    write_rows(inputs / "fx_rates.csv", [r for r in rates if r != gone])
+    lines = [i for i, r in enumerate(read_rows(inputs / "cs_costs.csv"), start=1) if r[0] == gone[0] and r[3] == "CAD"]
+    assert lines  # the sandbox's Toronto training cost, in CAD every month
+
+    with pytest.raises(FinanceInputError) as excinfo:
+        load_finance_inputs(con, inputs)
+
+    assert problems_of(excinfo) == [
+        f"cs_costs.csv line {n}, column currency: 'CAD' has no rate in fx_rates.csv for {gone[0]} "
+        "(amounts not in USD need a rate for their month)"
+        for n in lines
+    ]
+
+
+def test_a_foreign_product_cost_needs_a_rate_from_its_first_month_through_the_currencys_last_one(con, inputs):
+    write_rows(
+        inputs / "fx_rates.csv",
+        [*read_rows(inputs / "fx_rates.csv"), ["2026-03", "EUR", "1.1"], ["2026-05", "EUR", "1.2"]],
+    )
+    costs = inputs / "product_costs.csv"
+    gap = append_line(costs, "MUG-EU,2026-03-15,3.5000,EUR")  # needs 2026-03, -04 and -05: -04 missing
+    early = append_line(costs, "PIN-EU,2026-01-01,1.0000,EUR")  # needs -01 to -05 (until its next cost)
+    append_line(costs, "PIN-EU,2026-03-01,1.2000,USD")  # ... which ends it: -01 and -02 only
+    append_line(costs, "CUP-EU,2026-05-01,2.0000,EUR")  # from the last rated month: complete
+    append_line(costs, "HAT-US,2019-01-01,2.0000,USD")  # the reporting currency needs no rate
+
+    with pytest.raises(FinanceInputError) as excinfo:
+        load_finance_inputs(con, inputs)
+
+    assert problems_of(excinfo) == [
+        f"product_costs.csv line {gap}, column currency: 'EUR' has no rate in fx_rates.csv for 2026-04 "
+        "(amounts not in USD need a rate for their month)",
+        f"product_costs.csv line {early}, column currency: 'EUR' has no rate in fx_rates.csv for 2026-01, 2026-02 "
+        "(amounts not in USD need a rate for their month)",
+    ]
+
+    write_rows(
+        inputs / "fx_rates.csv",
+        [*read_rows(inputs / "fx_rates.csv"), *[[f"2026-0{m}", "EUR", "1.0"] for m in (1, 2, 4)]],
+    )
+    assert load_finance_inputs(con, inputs)["status"] == "loaded"
+
+
+def test_a_currency_with_no_rate_at_all_is_rejected_at_the_costs_first_month(con, inputs):
+    line = append_line(inputs / "product_costs.csv", "MUG-CH,2026-02-10,3.5000,CHF")
+    with pytest.raises(FinanceInputError) as excinfo:
+        load_finance_inputs(con, inputs)
+    assert problems_of(excinfo) == [
+        f"product_costs.csv line {line}, column currency: 'CHF' has no rate in fx_rates.csv for 2026-02 "
+        "(amounts not in USD need a rate for their month)"
+    ]

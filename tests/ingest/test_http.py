@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
 
-from ingest.http import AuthError, FatalHTTPError, RateLimit, RetryPolicy, Throttle, VendorSession
+from ingest.http import AuthError, FatalHTTPError, RateLimit, RetryPolicy, Throttle, Unreachable, VendorSession
 from tests.ingest.scripted_server import Scripted
 
 OK = {"status": 200, "body": '{"data": [1, 2]}'}
@@ -131,3 +132,40 @@ def test_throttle_holds_the_sustained_rate():
         throttle.acquire()
     # 5 at once, then 20 more at 20/s: at least ~1 s
     assert time.monotonic() - started >= 0.95
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    "host, reason",
+    [("127.0.0.1:{port}", "Connection refused"), ("vendor.invalid", "Failed to resolve 'vendor.invalid'")],
+    ids=["refused", "unresolvable"],
+)
+def test_a_refused_first_connection_fails_at_once_without_retries(host, reason, monkeypatch):
+    """Before: 8 tries with backoff (about a minute per request, ~7 minutes per try of a Gorgias extract)."""
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):  # a proxy would answer for the host
+        monkeypatch.delenv(name, raising=False)
+    base = f"http://{host.format(port=closed_port())}"
+    http = VendorSession("acme_default", base, auth=("me", "s3cr3t-key"))
+    started = time.monotonic()
+    with pytest.raises(Unreachable) as err:
+        http.get("/x")
+    assert time.monotonic() - started < 5
+    assert (http.stats.requests, http.stats.retries) == (1, 0)
+    assert str(err.value).startswith(f"acme_default: GET {base}/x: cannot connect (")
+    assert reason in str(err.value) and "s3cr3t-key" not in str(err.value)
+
+
+def test_a_refusal_after_the_vendor_has_answered_is_retried_as_transient(serve):
+    server, http = serve({**OK, "headers": {"Content-Type": "application/json", "Connection": "close"}})
+    http.get("/x")
+    server.close()  # the vendor goes away mid-run (a restart, a deploy): new connections are refused
+    with pytest.raises(FatalHTTPError, match="still failing after 5 tries") as err:
+        http.get("/y")
+    assert not isinstance(err.value, Unreachable)
+    assert http.stats.retries == 4

@@ -10,6 +10,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ import pytest
 
 from ingest.connections import get_connection
 from ingest.extract import ExtractFailed, Window, extract_all_vendors, extract_endpoint, extract_vendor
-from ingest.http import AuthError
+from ingest.http import AuthError, Unreachable
 from ingest.load import load_all_vendors
 from ingest.vendors import CLIENTS
 from sandbox.calendar import DAY
@@ -144,6 +145,42 @@ def test_bad_credentials_fail_at_once_naming_the_connection_and_never_the_secret
     assert "shopify_default" in str(err.value)
     for secret in secrets:
         assert secret not in caplog.text and secret not in str(err.value)
+
+
+def test_extract_runs_beside_a_writer_holding_the_warehouse(tiny, env, monkeypatch):
+    """Extraction never opens the warehouse: the one kind of task the DAGs keep out of the writer pool."""
+    env.mkdir(parents=True)
+    with Sandbox(tiny, faults="none", rate_limits=False) as box:
+        use(box, monkeypatch)
+        # a load or dbt build at work, in another process: DuckDB's lock is per process
+        hold = "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('held', flush=True); sys.stdin.read()"
+        holder = subprocess.Popen(
+            [sys.executable, "-c", hold, str(env / "warehouse.duckdb")], stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        try:
+            assert holder.stdout.readline() == b"held\n"
+            results = extract_vendor("easypost")
+        finally:
+            holder.communicate(b"", timeout=30)
+    assert results and all(m["status"] == "succeeded" for m in results)
+
+
+def test_a_vendor_refusing_the_first_connection_stops_its_extract_at_once(env, monkeypatch):
+    """Before: 8 tries of every request of every endpoint, about 7 minutes for Gorgias's endpoints."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # released: nothing listens there
+    conn = {"host": f"http://127.0.0.1:{port}", "login": "cs@example.com", "password": "s3cr3t-key"}
+    monkeypatch.setenv("AIRFLOW_CONN_GORGIAS_DEFAULT", json.dumps(conn))
+    started = time.monotonic()
+    with pytest.raises(
+        Unreachable, match=r"gorgias_default: GET http://127\.0\.0\.1:\d+/api/\w+: cannot connect"
+    ) as err:
+        extract_vendor("gorgias")
+    assert time.monotonic() - started < 10
+    assert "s3cr3t-key" not in str(err.value)
+    tried = sorted(p.parent.name for p in (env / "landing").rglob("*.manifest.json"))
+    assert len(tried) == 1 < len(CLIENTS["gorgias"].endpoints), tried  # the other endpoints were not tried
 
 
 def test_too_many_invalid_records_fail_loudly_and_keep_them_quarantined(tiny, env, monkeypatch):
