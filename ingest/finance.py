@@ -23,6 +23,8 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from ingest.identity import FINANCE, finance_identity, record_or_refuse, write_mirror
+
 ENV_VAR = "FINANCE_INPUTS_DIR"
 RAW_SCHEMA = "raw_finance"
 OPS_TABLE = "ops.finance_loads"
@@ -566,6 +568,9 @@ def load_finance_inputs(con: duckdb.DuckDBPyConnection, folder: str | os.PathLik
     parsed, problems = _read_and_validate(Path(folder))
     if problems:
         raise FinanceInputError(problems)
+    # another world's costs and rates never replace these, even identical files (the next delivery may differ)
+    record_or_refuse(con, FINANCE, finance_identity(folder))
+    write_mirror(con)
 
     current = {p.spec.file: p.sha256 for p in parsed}
     tables_present = all(_table_exists(con, RAW_SCHEMA, s.table) for s in SPECS)
