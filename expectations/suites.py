@@ -473,7 +473,7 @@ def amount_datasets() -> tuple[Dataset, ...]:
     return tuple(
         Dataset(f"marts.{mart}.amounts_known", "marts", f"marts.{mart}",
                 f"select {', '.join((*key, *amounts))} from marts.{mart}", key,
-                tuple(Check("ExpectColumnValuesToNotBeNull", {"column": c}, f"{c} is known (§2: never published null)")
+                tuple(Check("ExpectColumnValuesToNotBeNull", {"column": c}, f"{c} is known (§2: no unknown amount)")
                       for c in amounts))
         for mart, (key, amounts) in AMOUNTS.items()
     )  # fmt: skip
