@@ -74,14 +74,41 @@ def check_before_extract(source: str, identity: str) -> None:
         raise mismatch(source, held, identity, "extract")
 
 
+def holds_rows(con: duckdb.DuckDBPyConnection, source: str) -> bool:
+    """The source's raw schema (raw_<source>) holds rows."""
+    sql = "SELECT coalesce(sum(estimated_size), 0) > 0 FROM duckdb_tables() WHERE schema_name = ?"
+    return con.execute(sql, [f"raw_{source}"]).fetchall()[0][0]
+
+
 def record_or_refuse(con: duckdb.DuckDBPyConnection, source: str, identity: str) -> None:
-    """Inside the load's transaction: record a first identity, refuse a different one."""
+    """Inside the load's transaction: record a first identity, refuse a different one. Rows loaded before
+    identities were recorded (an older version of this pipeline) have no known source: they are not adopted
+    silently, since a demo's warehouse would then take a real company's records (`adopt-sources` says so)."""
     con.execute(DDL)
     row = con.execute("SELECT identity FROM ops.source_identity WHERE source = ?", [source]).fetchall()
+    if row and row[0][0] != identity:
+        raise mismatch(source, row[0][0], identity, "load")
+    if not row and holds_rows(con, source):
+        raise SourceMismatch(
+            f"{source}: the warehouse {warehouse_path()} holds {source} records loaded before sources were recorded, "
+            f"so whether they come from {identity!r} is unknown. If they do, record that with "
+            f"`python -m ingest adopt-sources`; if not, use another DATA_DIR, or reset this one with "
+            f"`make clean DATA_DIR={data_dir()}` (deletes its warehouse, landing and published files)."
+        )
     if not row:
         con.execute("INSERT INTO ops.source_identity VALUES (?, ?, ?)", [source, identity, datetime.now(UTC)])
-    elif row[0][0] != identity:
-        raise mismatch(source, row[0][0], identity, "load")
+
+
+def adopt(con: duckdb.DuckDBPyConnection, identities: dict[str, str]) -> dict[str, str]:
+    """Record these identities for the sources that have none (a warehouse from before identities were
+    recorded, whose owner says where its records came from); returns what it recorded."""
+    con.execute(DDL)
+    held = dict(con.execute("SELECT source, identity FROM ops.source_identity").fetchall())
+    new = {source: identity for source, identity in identities.items() if source not in held}
+    for source, identity in new.items():
+        con.execute("INSERT INTO ops.source_identity VALUES (?, ?, ?)", [source, identity, datetime.now(UTC)])
+    write_mirror(con)
+    return new
 
 
 def write_mirror(con: duckdb.DuckDBPyConnection) -> None:

@@ -92,3 +92,34 @@ def test_a_real_connection_is_known_by_its_address_and_account_never_its_secret(
     assert connection_identity(shop) == "https://acme.myshopify.com"
     assert connection_identity(helpdesk) == "https://acme.gorgias.com:443 account cs@acme.example"
     assert connection_identity(recharge) == "https://api.rechargeapps.com account acme"
+
+
+def test_records_loaded_before_sources_were_recorded_are_refused_until_adopted(tiny, data_dir, monkeypatch, capsys):
+    """The issue's user: an older `make demo` filled data/warehouse.duckdb, and `make run` against the real
+    vendors would have recorded them as its sources and mixed both. Rows of no known source are refused
+    until their owner says where they came from."""
+    from ingest.__main__ import main
+
+    warehouse = data_dir / "warehouse.duckdb"
+    with Sandbox(tiny, faults="none", rate_limits=False, recharge_retention_days=0) as box:
+        pull(box, tiny)
+        con = duckdb.connect(str(warehouse))  # as a warehouse of the previous version left it
+        con.execute("DROP TABLE ops.source_identity")
+        con.close()
+        mirror_path().unlink()
+        before = state(warehouse)
+        with pytest.raises(SourceMismatch) as refused:
+            pull(box, tiny)
+        message = str(refused.value)
+        assert "records loaded before sources were recorded, so whether they come from 'sandbox scale=tiny seed=1'" in (
+            message
+        )
+        assert "record that with `python -m ingest adopt-sources`; if not, use another DATA_DIR" in message
+        assert state(warehouse) == before, "the warehouse changed"
+
+        monkeypatch.setenv("FINANCE_INPUTS_DIR", str(tiny / "finance"))
+        with connections_of(box):
+            main(["adopt-sources"])
+        assert json.loads(capsys.readouterr().out)["shopify"] == "sandbox scale=tiny seed=1"
+        pull(box, tiny)  # the landed runs load now
+    assert set(json.loads(mirror_path().read_text())) == {"easypost", "finance", "gorgias", "recharge", "shopify"}
