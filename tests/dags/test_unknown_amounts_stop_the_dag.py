@@ -41,6 +41,7 @@ def airflow_data(tiny_warehouse, tmp_path, monkeypatch) -> Path:
     return data
 
 
+@pytest.mark.slow  # one transform DAG run
 def test_a_sku_without_a_cost_stops_the_transform_dag_and_nothing_is_published(tiny, airflow_data):
     from pipeline.airflow_local import run
 
