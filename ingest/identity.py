@@ -52,14 +52,22 @@ def finance_identity(folder: str | os.PathLike[str]) -> str:
     return f"finance inputs folder {Path(folder).resolve()}"
 
 
-def mirror_path() -> Path:
-    warehouse = warehouse_path()
-    return warehouse.with_name(warehouse.name + ".sources.json")
+def database_file(con: duckdb.DuckDBPyConnection | None = None) -> Path | None:
+    """The warehouse file a connection writes (None in memory); without one, the configured warehouse."""
+    if con is None:
+        return warehouse_path()
+    path = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return Path(path[0][0]) if path and path[0][0] else None
 
 
-def mismatch(source: str, held: str, incoming: str, action: str) -> SourceMismatch:
+def mirror_path(con: duckdb.DuckDBPyConnection | None = None) -> Path | None:
+    warehouse = database_file(con)
+    return warehouse.with_name(warehouse.name + ".sources.json") if warehouse else None
+
+
+def mismatch(source: str, held: str, incoming: str, action: str, warehouse: Path | None) -> SourceMismatch:
     return SourceMismatch(
-        f"{source}: the warehouse {warehouse_path()} holds records of {held!r}; refusing to {action} {incoming!r}, "
+        f"{source}: the warehouse {warehouse} holds records of {held!r}; refusing to {action} {incoming!r}, "
         f"which would mix two sources in one warehouse. Use another DATA_DIR for this source, or reset this "
         f"one with `make clean DATA_DIR={data_dir()}` (deletes its warehouse, landing and published files)."
     )
@@ -71,7 +79,7 @@ def check_before_extract(source: str, identity: str) -> None:
     path = mirror_path()
     held = json.loads(path.read_text()).get(source) if path.exists() else None
     if held is not None and held != identity:
-        raise mismatch(source, held, identity, "extract")
+        raise mismatch(source, held, identity, "extract", warehouse_path())
 
 
 def holds_rows(con: duckdb.DuckDBPyConnection, source: str) -> bool:
@@ -87,10 +95,10 @@ def record_or_refuse(con: duckdb.DuckDBPyConnection, source: str, identity: str)
     con.execute(DDL)
     row = con.execute("SELECT identity FROM ops.source_identity WHERE source = ?", [source]).fetchall()
     if row and row[0][0] != identity:
-        raise mismatch(source, row[0][0], identity, "load")
+        raise mismatch(source, row[0][0], identity, "load", database_file(con))
     if not row and holds_rows(con, source):
         raise SourceMismatch(
-            f"{source}: the warehouse {warehouse_path()} holds {source} records loaded before sources were recorded, "
+            f"{source}: the warehouse {database_file(con)} holds {source} records loaded before sources were recorded, "
             f"so whether they come from {identity!r} is unknown. If they do, record that with "
             f"`python -m ingest adopt-sources`; if not, use another DATA_DIR, or reset this one with "
             f"`make clean DATA_DIR={data_dir()}` (deletes its warehouse, landing and published files)."
@@ -117,4 +125,6 @@ def write_mirror(con: duckdb.DuckDBPyConnection) -> None:
 
     con.execute(DDL)
     held = dict(con.execute("SELECT source, identity FROM ops.source_identity ORDER BY source").fetchall())
-    atomic_write_bytes(mirror_path(), json.dumps(held, indent=1, sort_keys=True).encode())
+    path = mirror_path(con)  # beside the file this connection writes (none for a warehouse in memory)
+    if path is not None:
+        atomic_write_bytes(path, json.dumps(held, indent=1, sort_keys=True).encode())

@@ -123,3 +123,20 @@ def test_records_loaded_before_sources_were_recorded_are_refused_until_adopted(t
         assert json.loads(capsys.readouterr().out)["shopify"] == "sandbox scale=tiny seed=1"
         pull(box, tiny)  # the landed runs load now
     assert set(json.loads(mirror_path().read_text())) == {"easypost", "finance", "gorgias", "recharge", "shopify"}
+
+
+def test_the_mirror_is_written_beside_the_warehouse_the_load_wrote(tiny, data_dir, tmp_path):
+    """A load through a connection to another file (tests, tools) records its sources beside that file, not
+    beside the configured warehouse, whose extracts would then be refused for another warehouse's sources."""
+    from ingest.finance import load_finance_inputs
+
+    other = tmp_path / "elsewhere" / "warehouse.duckdb"
+    other.parent.mkdir()
+    con = duckdb.connect(str(other))
+    try:
+        load_finance_inputs(con, tiny / "finance")
+        assert mirror_path(con) == other.with_name("warehouse.duckdb.sources.json")
+    finally:
+        con.close()
+    assert json.loads(other.with_name("warehouse.duckdb.sources.json").read_text())["finance"].endswith("finance")
+    assert not mirror_path().exists(), "the configured warehouse's mirror was written"
