@@ -32,7 +32,7 @@ $(STAMP): requirements.lock | $(BIN)/python
 
 install: $(STAMP) ## create .venv from the python3 on PATH (or PYTHON=...) and install the lock
 
-demo: install ## the sandbox at SCALE (default demo) through extract, load and dbt; show the marts
+demo: install ## the sandbox at SCALE (default demo) through the DAGs into $DATA_DIR/demo-SCALE-SEED/; show the marts
 	$(BIN)/python -m sandbox demo --scale $(SCALE) --seed $(SEED)
 
 run: install ## the pipeline through its DAGs against the AIRFLOW_CONN_* sources: make run START=2026-03-01 END=2026-04-01

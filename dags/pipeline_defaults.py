@@ -92,9 +92,12 @@ def dbt_task_group(group_id: str, as_of: str):
         profile_config=ProfileConfig(
             profile_name="cs_profit_center", target_name="duckdb", profiles_yml_filepath=PROJECT_DIR / "profiles.yml"
         ),
+        # AFTER_EACH, not NONE: with tests not rendered, the watcher's one `dbt build` gets `--resource-type model
+        # --resource-type seed --resource-type snapshot`, which leaves out every data test (amount_is_known too).
+        # The DAG emits one asset for the published marts, not one per model.
         render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.NONE, emit_datasets=False
-        ),  # the DAG emits one asset for the published marts, not one per model
+            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH, emit_datasets=False
+        ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,
             invocation_mode=InvocationMode.SUBPROCESS,  # dbt in its own process: no DuckDB handle left in the worker

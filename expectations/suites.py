@@ -452,6 +452,34 @@ from mart_totals as m full outer join raw_totals as r using (measure, month)
 """
 
 
+# §2: an unknown amount is a data-quality failure, never published. Every money column of every published
+# mart, with the columns that name a row; ratios and money per contact are null where nothing was contacted.
+# A test checks this list against the marts' decimal columns, so a new amount cannot be left out.
+AMOUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "fct_attributed_orders": (("order_id", "row_type", "refund_id"), ("amount_original", "net_revenue", "cogs")),
+    "cs_pnl_monthly": (("month", "line"), ("amount",)),
+    "cs_pnl_monthly_wide": (("month",), ("revenue_coupon", "revenue_upsell", "revenue_winback", "cogs_attributed",
+                                         "gross_profit", "carrier_claims_income", "cost_staffing", "cost_platform",
+                                         "cost_other", "refund_replacement_charge", "net_contribution")),
+    "cs_pnl_adjustments": (("affects_month", "line"), ("amount", "frozen_amount", "recomputed_amount")),
+    "campaign_performance_monthly": (("month", "campaign"), ("revenue", "cogs", "gross_margin")),
+    "agent_performance_monthly": (("month", "agent_email", "campaign"), ("attributed_revenue",)),
+    "winback_cohorts": (("renewal_month",), ("recovered_revenue", "retained_revenue_90d")),
+    "carrier_claims_monthly": (("month", "carrier", "claim_type"), ("amount_requested", "amount_approved")),
+}  # fmt: skip
+NOT_AMOUNTS = ("reply_rate", "conversion_rate", "save_rate", "revenue_per_contact")
+
+
+def amount_datasets() -> tuple[Dataset, ...]:
+    return tuple(
+        Dataset(f"marts.{mart}.amounts_known", "marts", f"marts.{mart}",
+                f"select {', '.join((*key, *amounts))} from marts.{mart}", key,
+                tuple(Check("ExpectColumnValuesToNotBeNull", {"column": c}, f"{c} is known (§2: no unknown amount)")
+                      for c in amounts))
+        for mart, (key, amounts) in AMOUNTS.items()
+    )  # fmt: skip
+
+
 def mart_datasets() -> tuple[Dataset, ...]:
     to_cent = "mart total = raw source total, to the cent"
     return (
@@ -493,6 +521,7 @@ def mart_datasets() -> tuple[Dataset, ...]:
             "marts.reconciliation", "marts", "marts vs raw (monthly totals)", reconciliation_sql(),
             ("measure", "month"), (equal("mart_total", "raw_total", to_cent),),
         ),
+        *amount_datasets(),
     )  # fmt: skip
 
 

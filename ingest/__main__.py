@@ -3,6 +3,7 @@
 python -m ingest extract --vendor shopify [--since ISO] [--until ISO] [--full-refresh] [--run-id ID]
 python -m ingest load    --vendor shopify
 python -m ingest finance [--dir FOLDER]
+python -m ingest adopt-sources   # a warehouse from before sources were recorded: its records are from these
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--vendor", choices=sorted(CLIENTS), action="append", required=True)
     p = sub.add_parser("finance", help="validate and load the finance input CSVs")
     p.add_argument("--dir", help="folder of the CSVs (default $FINANCE_INPUTS_DIR)")
+    sub.add_parser("adopt-sources", help="record the configured connections and finance folder as the sources of "
+                   "the records a warehouse loaded before sources were recorded")  # fmt: skip
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -59,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
                 print(json.dumps(load_vendor(vendor, con)))
         finally:
             con.close()
+    elif args.command == "adopt-sources":
+        adopt_sources()
     else:
         from pathlib import Path
 
@@ -72,6 +77,27 @@ def main(argv: list[str] | None = None) -> None:
             )
         finally:
             con.close()
+
+
+def adopt_sources() -> None:
+    """Only sources that hold rows and have no identity yet are recorded: the others record theirs on load."""
+    import os
+
+    from ingest.connections import get_connection
+    from ingest.finance import ENV_VAR, finance_inputs_dir
+    from ingest.identity import FINANCE, adopt, connection_identity, finance_identity, holds_rows
+    from ingest.load import connect
+
+    con = connect()
+    try:
+        identities = {
+            v: connection_identity(get_connection(c.conn_id)) for v, c in CLIENTS.items() if holds_rows(con, v)
+        }
+        if os.environ.get(ENV_VAR, "").strip() and holds_rows(con, FINANCE):
+            identities[FINANCE] = finance_identity(finance_inputs_dir())
+        print(json.dumps(adopt(con, identities), indent=1))
+    finally:
+        con.close()
 
 
 if __name__ == "__main__":

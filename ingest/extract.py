@@ -16,6 +16,7 @@ from ingest.client import Client
 from ingest.connections import get_connection
 from ingest.endpoints import Endpoint
 from ingest.http import AuthError, Unreachable
+from ingest.identity import check_before_extract, connection_identity
 from ingest.landing import LandingBatch, check_run_id, read_state, write_manifest
 from ingest.parse import parse_ts
 from ingest.paths import endpoint_landing_dir
@@ -76,6 +77,7 @@ def extract_endpoint(
         "until": window.until,
         "full_refresh": window.full_refresh or not ep.incremental,
         "started_at": datetime.now(UTC).isoformat(),
+        "source_identity": connection_identity(client.conn),  # the load refuses records of another source
     }
     try:
         for page in client.pages(ep, since, window.until):
@@ -140,6 +142,7 @@ def extract_vendor(
     run_id = new_run_id() if run_id is None else check_run_id(run_id)  # before any request: it names the landing files
     cls = CLIENTS[vendor]
     client = cls(get_connection(cls.conn_id))
+    check_before_extract(vendor, connection_identity(client.conn))  # before a watermark of another source is read
     window = window or Window()
     results = []
     for ep in cls.endpoints:

@@ -24,6 +24,7 @@ import duckdb
 import pyarrow as pa
 
 from ingest.errors import ExpectedError
+from ingest.identity import FINANCE, finance_identity, record_or_refuse, write_mirror
 
 ENV_VAR = "FINANCE_INPUTS_DIR"
 RAW_SCHEMA = "raw_finance"
@@ -646,6 +647,9 @@ def load_finance_inputs(
     parsed, problems = _read_and_validate(Path(folder), reporting or reporting_currency())
     if problems:
         raise FinanceInputError(problems)
+    # another world's costs and rates never replace these, even identical files (the next delivery may differ)
+    record_or_refuse(con, FINANCE, finance_identity(folder))
+    write_mirror(con)
 
     current = {p.spec.file: p.sha256 for p in parsed}
     tables_present = all(_table_exists(con, RAW_SCHEMA, s.table) for s in SPECS)

@@ -19,6 +19,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.endpoints import Endpoint
+from ingest.identity import record_or_refuse, write_mirror
 from ingest.landing import write_state
 from ingest.paths import duckdb_memory_limit, endpoint_landing_dir, warehouse_path
 from ingest.sql import literal_list
@@ -95,6 +96,9 @@ def load_endpoint(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
     table = raw_table(ep)
     con.execute("BEGIN TRANSACTION")
     try:
+        # manifests from before identities were recorded carry none: they are this warehouse's own
+        for identity in dict.fromkeys(m["source_identity"] for m in manifests if m.get("source_identity")):
+            record_or_refuse(con, ep.vendor, identity)
         ensure_raw(con, ep)
         load_id = con.execute("SELECT nextval('ops.load_id_seq')").fetchall()[0][0]
         rows_in, merged = merge_files(con, table, files, load_id) if files else (0, 0)
@@ -106,6 +110,7 @@ def load_endpoint(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
         raise
     if watermark is not None:  # mirror for the extract side, only after the commit
         write_state(folder, {"watermark": watermark, "run_id": manifests[-1]["run_id"]})
+    write_mirror(con)
     elapsed = time.monotonic() - started
     log.info("%s: merged %d of %d rows from %d files in %.2f s", ep.name, merged, rows_in, len(files), elapsed)
     return {

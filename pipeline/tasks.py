@@ -19,7 +19,7 @@ T = TypeVar("T", bound=Callable)
 
 
 def fails_for_good(body: T) -> T:
-    """A PermanentError (a refused credential, a malformed connection) fails the Airflow task without its
+    """A PermanentError (a refused credential, a malformed connection, another source's records) fails the Airflow task without its
     retries: each retry would meet the same error, minutes later (a 401 cost 10.5 minutes of retries)."""
 
     @functools.wraps(body)
@@ -46,6 +46,7 @@ def extract(vendor: str, since: str | None, until: str | None) -> dict:
     return {m["entity"]: {"records": m["records"], "rejected": m["rejected"], "pages": m["pages"]} for m in manifests}
 
 
+@fails_for_good
 def load(vendor: str) -> dict:
     """Landing files -> raw_<vendor>.* (the single writer: runs in the duckdb_writer pool)."""
     from ingest.load import load_vendor
@@ -71,6 +72,7 @@ def finance_inputs_changed() -> bool:
     return loaded != fingerprint_finance_inputs(finance_inputs_dir())
 
 
+@fails_for_good
 def load_finance() -> dict:
     """Validate and load the finance CSVs all-or-nothing (a bad file fails with file, line, column)."""
     from ingest.finance import finance_inputs_dir, load_finance_inputs

@@ -25,6 +25,28 @@ def simulation_dir(scale: str, seed: int) -> Path:
     return data_dir() / "sandbox" / f"{scale}-{seed}"
 
 
+# Paths that default to a place under DATA_DIR; a value set for a real pipeline would be shared with the demo.
+DERIVED_PATHS = ("WAREHOUSE_PATH", "LANDING_DIR", "PUBLISHED_DIR", "EXPORTS_DIR", "AIRFLOW_HOME",
+                 "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN")  # fmt: skip
+
+
+def demo_data_dir(scale: str, seed: int) -> Path:
+    """The demo's own folder (warehouse, landing, published, Airflow home): a demo at another scale or seed,
+    or a real pipeline in $DATA_DIR, keeps its own data, so no run extracts from another world's watermarks
+    or publishes another world's rows."""
+    return data_dir() / f"demo-{scale}-{seed}"
+
+
+def use_demo_data_dir(scale: str, seed: int) -> Path:
+    """Point this process's paths at demo_data_dir (the sandbox's generated company stays shared: it is a
+    pure function of scale and seed)."""
+    folder = demo_data_dir(scale, seed)
+    os.environ["DATA_DIR"] = str(folder)
+    for name in DERIVED_PATHS:
+        os.environ.pop(name, None)
+    return folder
+
+
 def ensure_generated(scale: str, seed: int, out: Path | None = None, force: bool = False) -> Path:
     """Generate once: the output is a pure function of (scale, seed), so an existing folder is reused."""
     from sandbox.simulate import generate
@@ -83,13 +105,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_up(args: argparse.Namespace) -> None:
     from sandbox.up import up
 
-    up(ensure_generated(args.scale, args.seed))
+    sim = ensure_generated(args.scale, args.seed)
+    use_demo_data_dir(args.scale, args.seed)
+    up(sim)
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from sandbox.demo import run_demo
 
-    run_demo(ensure_generated(args.scale, args.seed))
+    sim = ensure_generated(args.scale, args.seed)
+    print(f"demo data folder: {use_demo_data_dir(args.scale, args.seed)}", flush=True)
+    run_demo(sim)
 
 
 def main(argv: list[str] | None = None) -> None:

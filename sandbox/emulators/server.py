@@ -70,6 +70,10 @@ class Sandbox:
         self.host, self.public_host = host, public_host or ("127.0.0.1" if host in ("0.0.0.0", "") else host)
         key = api_key or None
         manifest = json.loads((self.folder / "manifest.json").read_text())
+        # what the pipeline records as the source of the records it loads (the port changes every run); a
+        # hand-built world (tests) has no scale or seed: its folder names it
+        self.identity = (f"sandbox scale={manifest['scale']} seed={manifest['seed']}" if "scale" in manifest
+                         else f"sandbox folder {self.folder.resolve()}")  # fmt: skip
         self.control = Control(int(manifest["clock_us"]), faults, rate_limits, slow_seconds)
         makers = {
             "gorgias": lambda: Gorgias(self.folder, key or secrets.token_hex(20)),
@@ -130,6 +134,7 @@ class Sandbox:
         out = {}
         for name in VENDORS:
             conn = {"conn_type": "http", "host": self.urls[name], **self.vendors[name].credentials()}
+            conn["extra"] = {**conn.get("extra", {}), "source_identity": self.identity}
             out[f"{name}_default"] = json.dumps(conn)
         return out
 

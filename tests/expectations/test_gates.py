@@ -145,3 +145,36 @@ def test_a_cent_off_the_pnl_and_a_missing_month_fail_the_mart_gate(warehouse):
     assert "no gaps" in message and f"mart=marts.cs_pnl_monthly_wide series=- month={months[1]}" in message
     assert "attributed revenue is not above the ledger" in message and f"order_id={order_id}" in message
     assert "mart total = raw source total" in message and "measure=attributed order revenue" in message
+
+
+def test_an_unknown_amount_in_a_published_mart_fails_the_mart_gate(warehouse):
+    """§2: a SKU without a cost reached the published marts as a null COGS (34 attributed orders) when the
+    dbt tests did not run; the mart gate itself now refuses any null amount, whatever let it through."""
+    (order_id,) = sql(warehouse, "select min(order_id) from marts.fct_attributed_orders where row_type = 'order'")[0]
+    (month,) = sql(warehouse, "select min(renewal_month) from marts.winback_cohorts")[0]
+    sql(
+        warehouse,
+        f"update marts.fct_attributed_orders set cogs = null where order_id = {order_id} and row_type = 'order'",
+        f"update marts.winback_cohorts set retained_revenue_90d = null where renewal_month = '{month}'",
+    )
+    with pytest.raises(DataQualityFailed) as failed:
+        validate("marts")
+    message = str(failed.value)
+    assert "cogs is known" in message and "table marts.fct_attributed_orders, column cogs: 1 of" in message
+    assert f"order_id={order_id} row_type=order" in message
+    assert "table marts.winback_cohorts, column retained_revenue_90d: 1 of" in message
+    assert f"renewal_month={month}" in message
+
+
+def test_every_amount_of_every_published_mart_is_declared_for_the_gate(warehouse):
+    """A new money column of a mart is checked by the gate only if declared: this names any left out."""
+    from expectations.suites import AMOUNTS, NOT_AMOUNTS
+
+    decimals = sql(
+        warehouse,
+        "select table_name, column_name from duckdb_columns() where schema_name = 'marts'"
+        " and data_type like 'DECIMAL%' order by all",
+    )
+    declared = {(mart, c) for mart, (_, amounts) in AMOUNTS.items() for c in amounts}
+    missing = [f"{t}.{c}" for t, c in decimals if (t, c) not in declared and c not in NOT_AMOUNTS]
+    assert decimals and not missing, f"money columns missing from expectations.suites.AMOUNTS: {missing}"

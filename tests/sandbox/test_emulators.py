@@ -163,11 +163,12 @@ def api(box):
 def test_connections_are_airflow_json_with_exactly_the_documented_fields(box):
     conns = {k: json.loads(v) for k, v in box.connections().items()}
     assert set(conns) == {"gorgias_default", "recharge_default", "shopify_default", "easypost_default"}
-    assert set(conns["gorgias_default"]) == {"conn_type", "host", "login", "password"}
-    assert set(conns["recharge_default"]) == {"conn_type", "host", "password"}
+    assert set(conns["gorgias_default"]) == {"conn_type", "host", "login", "password", "extra"}
+    assert set(conns["recharge_default"]) == {"conn_type", "host", "password", "extra"}
     assert set(conns["shopify_default"]) == {"conn_type", "host", "password", "extra"}
-    assert conns["shopify_default"]["extra"] == {"api_version": "2025-01"}
-    assert set(conns["easypost_default"]) == {"conn_type", "host", "password"}
+    assert conns["shopify_default"]["extra"] == {"api_version": "2025-01", "source_identity": box.identity}
+    assert {c["extra"]["source_identity"] for c in conns.values()} == {box.identity}  # what the warehouse records
+    assert set(conns["easypost_default"]) == {"conn_type", "host", "password", "extra"}
     for c in conns.values():
         assert c["conn_type"] == "http" and re.fullmatch(r"http://127\.0\.0\.1:\d+", c["host"])
     assert len({c["host"] for c in conns.values()}) == 4
