@@ -19,8 +19,9 @@ T = TypeVar("T", bound=Callable)
 
 
 def fails_for_good(body: T) -> T:
-    """A PermanentError (a refused credential, a malformed connection, another source's records) fails the Airflow task without its
-    retries: each retry would meet the same error, minutes later (a 401 cost 10.5 minutes of retries)."""
+    """A PermanentError (a refused credential, a malformed connection, another source's records) fails the
+    Airflow task without its retries: each retry would meet the same error, minutes later (a 401 cost 10.5
+    minutes of retries)."""
 
     @functools.wraps(body)
     def task_body(*args, **kwargs):
