@@ -549,14 +549,17 @@ class Simulation:
         returned the money. A full refund returns the whole order (goods, tax, shipping); a partial one returns
         one unit of the first line with its tax, or a goodwill amount tied to no item (a discrepancy), sometimes
         with a small discrepancy on top. So revenue reversal (goods + discrepancy, §2) and money returned (the
-        successful transactions) differ on most refunds."""
+        successful transactions) differ on most refunds. The refund's shape is drawn from its own generator
+        (seeded by its id), so the company's main random stream, and every other record, stay as they were."""
         rng = self.rng
         order_id, created, currency = row[0], row[4], row[8]
         at = self.uniform_ts(created + DAY, created + 45 * DAY)
+        full = rng.random() < co.P_REFUND_FULL
+        percent = 0 if full else self.randint(20, 60)
         refund_id = self.ids.next("refund", 920_000_000_000)
+        shape = random.Random(refund_id)
         refunded = []  # (line_item_id, quantity, subtotal, tax)
         shipping = discrepancy = 0
-        full = rng.random() < co.P_REFUND_FULL
         if full:
             tax_left = row[12]
             for i, (line_id, _, qty, unit, alloc) in enumerate(lines):
@@ -565,17 +568,15 @@ class Simulation:
                 tax_left -= tax
                 refunded.append((line_id, qty, sub, tax))
             shipping = row[13]
-        elif rng.random() < co.P_REFUND_GOODWILL:
-            discrepancy = max(100, half_up_div(row[11] * self.randint(20, 60), 100))
-        else:
+        elif shape.random() >= co.P_REFUND_GOODWILL and lines[0][3] > 0:
             line_id, _, qty, unit, alloc = lines[0]
             sub = unit - half_up_div(alloc, qty)
             refunded.append((line_id, 1, sub, half_up_div(sub * co.TAX_BP, 10_000)))
-            if rng.random() < co.P_REFUND_DISCREPANCY:
-                discrepancy = self.randint(1, 5) * 100
+            if shape.random() < co.P_REFUND_DISCREPANCY:
+                discrepancy = (1 + int(shape.random() * 5)) * 100
+        else:
+            discrepancy = max(100, half_up_div(row[11] * percent, 100))
         amount = sum(sub + tax for _, _, sub, tax in refunded) + shipping + discrepancy
-        if amount <= 0:
-            return
         self.emit("shopify_refunds", (refund_id, order_id, at, "Refund issued by support", shipping, discrepancy))
         for line_id, qty, sub, tax in refunded:
             self.emit("shopify_refund_line_items", (refund_id, order_id, line_id, qty, sub, tax))
@@ -806,8 +807,9 @@ class Simulation:
         for r in replies:
             messages.append((False, True, "email", "email", None, 0, p.display_email, r, r, None))
         trashed = touch + self.randint(1, 3) * DAY if rng.random() < co.P_TICKET_TRASHED else None
-        if rng.random() < co.P_TAG_VARIANT:
-            tag = rng.choice(TAG_VARIANTS[tag])
+        variant = random.Random(touch)  # not the main stream: every other record stays as it was
+        if variant.random() < co.P_TAG_VARIANT:
+            tag = variant.choice(TAG_VARIANTS[tag])
         start = min(m[7] for m in messages)
         self.ticket(p, start, "email", "helpdesk", True, tag, subject, agent, messages, trashed=trashed)
 
