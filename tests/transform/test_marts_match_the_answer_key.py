@@ -88,13 +88,14 @@ def test_incremental_staging_reads_only_the_rows_of_loads_it_has_not_seen(tiny, 
 
 
 def test_an_order_reloaded_without_a_line_and_a_refund_leaves_no_stale_child_row(tiny, data_dir):
-    """The child staging models (lines, codes, refunds, refund transactions) are views over the typed lists of
-    each order's current version: an order reloaded with fewer children leaves no stale row, and they equal a
-    full rebuild."""
+    """The child staging models (lines, codes, refunds, their transactions, lines and adjustments) are views over
+    the typed lists of each order's current version: an order reloaded with fewer children leaves no stale row,
+    and they equal a full rebuild."""
     pull_and_build(tiny)
     query = partial(query_warehouse, data_dir / "warehouse.duckdb")
     models = ["stg_shopify__orders", "stg_shopify__order_lines", "stg_shopify__order_discount_codes",
-              "stg_shopify__refunds", "stg_shopify__refund_transactions"]  # fmt: skip
+              "stg_shopify__refunds", "stg_shopify__refund_transactions", "stg_shopify__refund_line_items",
+              "stg_shopify__refund_adjustments"]  # fmt: skip
 
     def children() -> dict[str, list[tuple]]:
         return {m: sorted(query(f"SELECT * FROM staging.{m}"), key=repr) for m in models[1:]}
