@@ -145,3 +145,25 @@ def test_a_cent_off_the_pnl_and_a_missing_month_fail_the_mart_gate(warehouse):
     assert "no gaps" in message and f"mart=marts.cs_pnl_monthly_wide series=- month={months[1]}" in message
     assert "attributed revenue is not above the ledger" in message and f"order_id={order_id}" in message
     assert "mart total = raw source total" in message and "measure=attributed order revenue" in message
+
+
+def test_a_refund_reversed_for_its_money_returned_fails_the_mart_reconciliation(warehouse):
+    """Rule version 2 (§2): the gate recomputes refunds' revenue reversal from the raw JSON (goods pre-tax plus
+    refund discrepancies), so a refund row that reverses the whole money returned, tax and shipping included
+    (version 1's basis, marts stamped v2), stops publishing."""
+    (refund_id, month) = sql(
+        warehouse,
+        "select f.refund_id, f.booked_month from marts.fct_attributed_orders as f"
+        " join intermediate.int_refunds_booked as r using (refund_id)"
+        " where f.row_type = 'refund' and r.money_returned <> r.revenue_reversal order by 1 limit 1",
+    )[0]
+    sql(
+        warehouse,
+        "update marts.fct_attributed_orders as f set net_revenue = -r.money_returned"
+        f" from intermediate.int_refunds_booked as r where r.refund_id = f.refund_id and f.refund_id = {refund_id}",
+    )
+    with pytest.raises(DataQualityFailed) as failed:
+        validate("marts")
+    message = str(failed.value)
+    assert "mart total = raw source total" in message
+    assert f"measure=attributed refunds month={month}" in message
