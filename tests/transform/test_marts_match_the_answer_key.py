@@ -257,3 +257,21 @@ def test_a_third_campaign_is_one_declaration(tmp_path, data_dir):
     finally:
         con.close()
     assert all(found.values()), found
+
+
+def test_two_campaigns_whose_tags_differ_only_in_case_or_spaces_are_refused(data_dir):
+    """§3: tags match ignoring case and surrounding spaces, so `CS-Winback ` would make every win-back ticket a
+    touch of both campaigns: the declaration is refused, naming both."""
+    declared = {
+        "campaigns": {
+            "winback": {"kind": "touch", "tag": "cs-winback", "window_days": 14, "reply_required": False,
+                        "eligible_orders": "renewal"},
+            "winback2": {"kind": "touch", "tag": " CS-Winback ", "window_days": 7, "reply_required": False,
+                         "eligible_orders": "renewal"},
+        },
+        "attribution_priority": ["winback", "winback2"],
+    }  # fmt: skip
+    with pytest.raises(
+        DbtFailed, match="campaigns 'winback' and 'winback2' declare the same helpdesk tag 'cs-winback'"
+    ):
+        run_dbt("compile", select=["int_campaigns_declared"], variables=declared, quiet=True)
