@@ -6,7 +6,7 @@
 -- Settings mirror the vars of dbt_project/dbt_project.yml: campaigns and attribution_priority (the
 -- `campaigns` table below), renewal_day_of_month 15, dunning_days 12, retained_revenue_days 90,
 -- store_timezone America/Chicago, reporting_currency USD, replacement_tag replacement,
--- refund_share_default 0.10, rule_version v1.
+-- refund_share_default 0.10, rule_version v2 (a refund reverses revenue by its goods plus discrepancies).
 -- as_of, the instant the data describes, comes from the runner (bench/hand_sql.py) as an ISO string:
 -- SET VARIABLE as_of = '2026-09-01T05:00:00+00:00';
 
@@ -54,7 +54,9 @@ WITH parsed AS MATERIALIZED (
         "currency": "VARCHAR", "subtotal_price": "VARCHAR", "test": "VARCHAR", "tags": "VARCHAR",
         "line_items": [{"sku": "VARCHAR", "quantity": "VARCHAR"}], "discount_codes": [{"code": "VARCHAR"}],
         "refunds": [{"id": "VARCHAR", "created_at": "VARCHAR",
-                     "transactions": [{"kind": "VARCHAR", "status": "VARCHAR", "amount": "VARCHAR"}]}]}') AS j
+                     "transactions": [{"kind": "VARCHAR", "status": "VARCHAR", "amount": "VARCHAR"}],
+                     "refund_line_items": [{"subtotal_set": {"shop_money": {"amount": "VARCHAR"}}}],
+                     "order_adjustments": [{"kind": "VARCHAR", "amount": "VARCHAR"}]}]}') AS j
     FROM raw_shopify.orders
 ),
 typed AS (
@@ -275,7 +277,9 @@ LEFT JOIN labels AS lb ON lb.order_id = o.order_id
 LEFT JOIN email_links AS k ON k.email_normalized = lower(trim(o.email))
 LEFT JOIN renewal_order_ids AS r ON r.shopify_order_id = o.order_id;
 
--- Refunds: what the customer got back (successful refund transactions), booked in the refund's month.
+-- Refunds, booked in the refund's month: what the customer got back (successful refund transactions, the
+-- refund charge's base) and what leaves revenue (rule v2: goods pre-tax plus refund_discrepancy adjustments,
+-- negative when money goes back; never tax or shipping).
 CREATE OR REPLACE TEMP TABLE refunds AS
 WITH unpacked AS (
     SELECT
@@ -285,7 +289,11 @@ WITH unpacked AS (
         cast(rf.created_at AS TIMESTAMPTZ) AS refunded_at,
         list_sum(list_transform(
             list_filter(rf.transactions, lambda x: code(x.kind) = 'refund' AND code(x.status) = 'success'),
-            lambda x: cast(x.amount AS DECIMAL(18, 2)))) AS amount_original
+            lambda x: cast(x.amount AS DECIMAL(18, 2)))) AS amount_original,
+        coalesce(list_sum(list_transform(rf.refund_line_items,
+            lambda x: cast(x.subtotal_set.shop_money.amount AS DECIMAL(18, 2)))), 0)
+        - coalesce(list_sum(list_transform(list_filter(rf.order_adjustments, lambda x: code(x.kind) = 'refund_discrepancy'),
+            lambda x: cast(x.amount AS DECIMAL(18, 2)))), 0) AS reversal_original
     FROM orders AS o, unnest(o.refunds) AS u(rf)
 )
 SELECT
@@ -294,7 +302,9 @@ SELECT
     local_month(u.refunded_at) AS refund_month,
     u.currency,
     u.amount_original,
-    usd(u.amount_original, u.currency, fx.rate_to_reporting) AS amount
+    usd(u.amount_original, u.currency, fx.rate_to_reporting) AS amount,
+    u.reversal_original,
+    usd(u.reversal_original, u.currency, fx.rate_to_reporting) AS reversal
 FROM unpacked AS u
 LEFT JOIN raw_finance.fx_rates AS fx ON fx.month = local_month(u.refunded_at) AND fx.currency = u.currency
 WHERE u.amount_original <> 0;
@@ -325,7 +335,8 @@ WITH touched AS (
         lower(trim(coalesce(gc.email, t.customer_email))) AS customer_email,
         m.replies
     FROM tickets AS t
-    INNER JOIN campaigns AS c ON c.kind = 'touch' AND list_contains(t.tag_names, c.tag)
+    INNER JOIN campaigns AS c  -- a tag matches ignoring case and surrounding spaces
+        ON c.kind = 'touch' AND list_contains(list_transform(t.tag_names, lambda x: lower(x)), lower(trim(c.tag)))
     INNER JOIN ticket_messages AS m ON m.ticket_id = t.ticket_id AND m.first_agent_message IS NOT NULL
     LEFT JOIN users AS u ON u.user_id = m.first_agent_message.sender_id
     LEFT JOIN gorgias_customers AS gc ON gc.gorgias_customer_id = t.customer_id
@@ -465,13 +476,13 @@ WITH a AS (SELECT * FROM attributed INNER JOIN ledger USING (order_id))
 SELECT
     order_id, 'order' AS row_type, NULL::BIGINT AS refund_id, order_name, customer_key, campaign, agent_email,
     touch_ticket_id, touch_at, touch_month, order_at, order_month AS booked_month, currency,
-    subtotal_original AS amount_original, net_revenue, cogs, 'v1' AS rule_version
+    subtotal_original AS amount_original, net_revenue, cogs, 'v2' AS rule_version
 FROM a
 UNION ALL
 SELECT
     a.order_id, 'refund', r.refund_id, a.order_name, a.customer_key, a.campaign, a.agent_email,
     a.touch_ticket_id, a.touch_at, a.touch_month, a.order_at, r.refund_month, r.currency,
-    -r.amount_original, -r.amount, 0.00, 'v1'
+    -r.reversal_original, -r.reversal, 0.00, 'v2'
 FROM a INNER JOIN refunds AS r USING (order_id);
 
 -- Every store-local month from the first to the last with an order, a refund or a touch.
@@ -601,16 +612,30 @@ FROM (
     ON COLUMNS(* EXCLUDE (month)) INTO NAME line VALUE amount
 );
 
--- Month-end close: later changes to a closed month are booked in the first open month after it.
+-- Month-end close: later changes to a closed month are booked in the first open month after it. A month closed
+-- under rule version v1 keeps its figures: the v2 - v1 effect of its refunds (goods vs money returned) is not data.
 CREATE OR REPLACE TABLE hand.cs_pnl_adjustments AS
 WITH closed_months AS (SELECT DISTINCT month FROM ops.cs_pnl_closed),
 open_months AS (SELECT month FROM months WHERE month NOT IN (SELECT month FROM closed_months)),
+refund_effect AS (
+    SELECT f.booked_month AS month, f.campaign, r.amount - r.reversal AS amount
+    FROM hand.fct_attributed_orders AS f INNER JOIN refunds AS r ON r.refund_id = f.refund_id
+    WHERE f.row_type = 'refund'
+),
+rule_effect AS (
+    SELECT month, 'revenue_' || campaign AS line, sum(amount) AS amount FROM refund_effect GROUP BY ALL
+    UNION ALL SELECT month, 'gross_profit', sum(amount) FROM refund_effect GROUP BY ALL
+    UNION ALL SELECT month, 'net_contribution', sum(amount) FROM refund_effect GROUP BY ALL
+),
 differences AS (
     SELECT
         f.month AS affects_month, f.line, f.amount AS frozen_amount, coalesce(c.amount, 0) AS recomputed_amount,
-        coalesce(c.amount, 0) - f.amount AS amount, f.closed_at, f.rule_version
+        coalesce(c.amount, 0) - f.amount - CASE WHEN f.rule_version = 'v1' THEN coalesce(e.amount, 0) ELSE 0 END
+            AS amount,
+        f.closed_at, f.rule_version
     FROM ops.cs_pnl_closed AS f
     LEFT JOIN pnl_computed_long AS c ON c.month = f.month AND c.line = f.line
+    LEFT JOIN rule_effect AS e ON e.month = f.month AND e.line = f.line
 )
 SELECT
     d.affects_month,
@@ -665,7 +690,7 @@ SELECT
          AS DECIMAL(18, 2)) AS amount,
     ci.month IS NOT NULL AS is_closed,
     ci.closed_at,
-    coalesce(ci.rule_version, 'v1') AS rule_version
+    coalesce(ci.rule_version, 'v2') AS rule_version
 FROM month_list AS m
 CROSS JOIN lines AS l
 LEFT JOIN closed_month_info AS ci ON ci.month = m.month

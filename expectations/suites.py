@@ -406,13 +406,26 @@ refunds as (
     select o.currency, unnest(json_extract(o.record, '$.refunds[*]')) as refund
     from orders as o where o.order_id in (select order_id from attributed)
 ),
-refund_amounts as (
+refund_totals as (  -- §2: money returned (successful refund transactions) and revenue reversal (rule version 2:
+                   -- goods pre-tax plus refund_discrepancy adjustments, negative when money goes back)
     select {local_month("cast(json_extract_string(refund, '$.created_at') as timestamptz)")} as month, currency,
-           -coalesce((select sum(cast(json_extract_string(t, '$.amount') as decimal(18, 2)))
-                      from unnest(json_extract(refund, '$.transactions[*]')) as u(t)
-                      where json_extract_string(t, '$.kind') = 'refund'
-                        and json_extract_string(t, '$.status') = 'success'), 0) as amount
+           coalesce((select sum(cast(json_extract_string(t, '$.amount') as decimal(18, 2)))
+                     from unnest(json_extract(refund, '$.transactions[*]')) as u(t)
+                     where json_extract_string(t, '$.kind') = 'refund'
+                       and json_extract_string(t, '$.status') = 'success'), 0) as returned,
+           coalesce((select sum(cast(json_extract_string(li, '$.subtotal_set.shop_money.amount') as decimal(18, 2)))
+                     from unnest(json_extract(refund, '$.refund_line_items[*]')) as u(li)), 0)
+           - coalesce((select sum(cast(json_extract_string(a, '$.amount') as decimal(18, 2)))
+                       from unnest(json_extract(refund, '$.order_adjustments[*]')) as u(a)
+                       where json_extract_string(a, '$.kind') = 'refund_discrepancy'), 0) as reversal
     from refunds
+),
+refund_amounts as (  -- a refund that returned nothing is not booked; v1 reversed the money returned
+    select month, currency,
+           -(case when (select max(rule_version) from marts.fct_attributed_orders) = 'v1' then returned
+                  else reversal end) as amount
+    from refund_totals
+    where returned <> 0
 ),
 claims as (
     select lower(trim(json_extract_string(record, '$.status'))) as status,

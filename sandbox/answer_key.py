@@ -50,7 +50,7 @@ class Rules:
     dunning_days: int = 12
     reporting_currency: str = "USD"
     replacement_tag: str = "replacement"
-    rule_version: str = "v1"
+    rule_version: str = "v2"  # v2: refunds reverse revenue by their goods (+ discrepancies); v1 by the money returned
     default_refund_share: Decimal = Decimal("0.10")
 
 
@@ -144,8 +144,11 @@ class AnswerKey:
         for x in snapshot(sim, "shopify_refund_transactions", t):
             if x["kind"] == "refund" and x["status"] == "success":
                 txns[x["refund_id"]] += x["amount_cents"]
+        goods = defaultdict(int)
+        for li in snapshot(sim, "shopify_refund_line_items", t):
+            goods[li["refund_id"]] += li["subtotal_cents"]
         self.refunds = [
-            dict(r, amount_cents=txns[r["id"]])
+            dict(r, amount_cents=txns[r["id"]], reversal_cents=goods[r["id"]] + (r["discrepancy_cents"] or 0))
             for r in snapshot(sim, "shopify_refunds", t)
             if r["created"] <= t and r["order_id"] in self.orders
         ]
@@ -230,7 +233,7 @@ class AnswerKey:
             }
         self.refund_facts = []
         for rf in self.refunds:
-            if rf["amount_cents"] == 0:
+            if rf["amount_cents"] == 0:  # no money went back (failed or pending): not a refund yet
                 continue
             o = self.orders[rf["order_id"]]
             month = local_month(rf["created"])
@@ -240,8 +243,11 @@ class AnswerKey:
                     "order_id": rf["order_id"],
                     "created": rf["created"],
                     "month": month,
+                    # money returned (§6's base) and revenue reversal (§2: goods pre-tax + discrepancies)
                     "amount": self.to_reporting(rf["amount_cents"], o["currency"], month),
                     "amount_original": money(rf["amount_cents"]),
+                    "reversal": self.to_reporting(rf["reversal_cents"], o["currency"], month),
+                    "reversal_original": money(rf["reversal_cents"]),
                     "currency": o["currency"],
                 }
             )
@@ -251,11 +257,11 @@ class AnswerKey:
         for m in self.messages:
             by_ticket[m["ticket_id"]].append(m)
         self.touches = []
-        tag_campaigns = {c.tag: c for c in self.rules.campaigns if c.kind == "touch"}
+        tag_campaigns = {c.tag.strip().lower(): c for c in self.rules.campaigns if c.kind == "touch"}
         for t in self.tickets:
             if t["spam"] or t["trashed"] is not None:
                 continue
-            tags = [x.strip() for x in (t["tags"] or "").split(",")]
+            tags = [x.strip().lower() for x in (t["tags"] or "").split(",")]  # §3: case and spaces ignored
             campaigns = [tag_campaigns[x] for x in tags if x in tag_campaigns]
             if not campaigns:
                 continue
@@ -416,6 +422,7 @@ class AnswerKey:
             }  # fmt: skip
 
         out = [row(oid) for oid in sorted(self.attributed)]
+        v1 = self.rules.rule_version == "v1"  # v1 reversed the whole money returned
         for rf in sorted(self.refund_facts, key=lambda x: x["refund_id"]):
             if rf["order_id"] in self.attributed:  # a refund is a negative row in the month it is booked
                 out.append(
@@ -425,8 +432,8 @@ class AnswerKey:
                         refund_id=rf["refund_id"],
                         booked_month=rf["month"],
                         currency=rf["currency"],
-                        amount_original=-rf["amount_original"],
-                        net_revenue=-rf["amount"],
+                        amount_original=-rf["amount_original" if v1 else "reversal_original"],
+                        net_revenue=-rf["amount" if v1 else "reversal"],
                         cogs=ZERO,
                     )
                 )

@@ -81,6 +81,7 @@ P_FIRST_MESSAGE_FAILED = 0.03
 P_AUTOMATION_FIRST = 0.05
 P_INTERNAL_NOTE = 0.15
 P_TICKET_TRASHED = 0.01
+P_TAG_VARIANT = 0.08  # campaign tag typed in another case or with spaces
 P_EMAIL_MIXED_CASE = 0.12
 
 # Other orders and support work.
@@ -94,7 +95,9 @@ P_TEST_ORDER_PER_MONTH = 0.0004
 
 # Refunds, replacements, shipping, claims.
 P_REFUND = 0.025
-P_REFUND_FULL = 0.45
+P_REFUND_FULL = 0.45  # goods, tax and shipping
+P_REFUND_GOODWILL = 0.25  # of partial refunds: an amount tied to no item (refund_discrepancy)
+P_REFUND_DISCREPANCY = 0.15  # of item refunds: a small refund_discrepancy on top
 P_REFUND_FAILED_TXN = 0.1
 P_REFUND_PENDING_ONLY = 0.03
 P_REPLACEMENT = 0.008

@@ -32,6 +32,8 @@ from sandbox.tables import SCHEMAS, Sink, part_path
 
 UPSELL_TAG = "cs-upsell-welcome"
 WINBACK_TAG = "cs-winback"
+# Tags as agents type them: other case, stray spaces (§3: a tag matches ignoring both).
+TAG_VARIANTS = {UPSELL_TAG: ["CS-Upsell-Welcome", " cs-upsell-welcome "], WINBACK_TAG: ["CS-Winback", "cs-winback "]}
 RENEWAL_TAGS = "Subscription, Subscription Recurring Order"
 FIRST_ORDER_TAGS = "Subscription, Subscription First Order"
 REPLACEMENT_TAG = "replacement"
@@ -166,7 +168,7 @@ class Simulation:
         emit("gorgias_users", (admin, f"admin@{co.AGENT_DOMAIN}", "Store Admin", "admin", True, created, created))
         self.bot_id = ids.next("user", 1000)
         emit("gorgias_users", (self.bot_id, f"bot@{co.AGENT_DOMAIN}", "Gorgias Bot", "bot", True, created, created))
-        self.tag_names = [UPSELL_TAG, WINBACK_TAG, *co.SUPPORT_TAGS, "urgent"]
+        self.tag_names = [UPSELL_TAG, WINBACK_TAG, *co.SUPPORT_TAGS, "urgent", "CS-Upsell-Welcome", "CS-Winback"]
         for name in self.tag_names:
             emit("gorgias_tags", (ids.next("tag", 100), name, created, created))
 
@@ -542,25 +544,42 @@ class Simulation:
         return order_id, number
 
     def refund(self, row: list, lines: list) -> None:
+        """A refund with what real Shopify serves: refunded line items (pre-tax `subtotal` and their tax),
+        refunded shipping and `refund_discrepancy` adjustments (order_adjustments), and the transactions that
+        returned the money. A full refund returns the whole order (goods, tax, shipping); a partial one returns
+        one unit of the first line with its tax, or a goodwill amount tied to no item (a discrepancy), sometimes
+        with a small discrepancy on top. So revenue reversal (goods + discrepancy, §2) and money returned (the
+        successful transactions) differ on most refunds. The refund's shape is drawn from its own generator
+        (seeded by its id), so the company's main random stream, and every other record, stay as they were."""
         rng = self.rng
         order_id, created, currency = row[0], row[4], row[8]
         at = self.uniform_ts(created + DAY, created + 45 * DAY)
         full = rng.random() < co.P_REFUND_FULL
-        amount = row[14] if full else max(100, half_up_div(row[11] * self.randint(20, 60), 100))
+        percent = 0 if full else self.randint(20, 60)
         refund_id = self.ids.next("refund", 920_000_000_000)
-        line_id, _, qty, unit, alloc = lines[0]
-        self.emit(
-            "shopify_refunds",
-            (
-                refund_id,
-                order_id,
-                at,
-                "Refund issued by support",
-                line_id,
-                qty if full else 1,
-                min(amount, qty * unit - alloc),
-            ),
-        )
+        shape = random.Random(refund_id)
+        refunded = []  # (line_item_id, quantity, subtotal, tax)
+        shipping = discrepancy = 0
+        if full:
+            tax_left = row[12]
+            for i, (line_id, _, qty, unit, alloc) in enumerate(lines):
+                sub = qty * unit - alloc
+                tax = tax_left if i == len(lines) - 1 else min(tax_left, half_up_div(sub * co.TAX_BP, 10_000))
+                tax_left -= tax
+                refunded.append((line_id, qty, sub, tax))
+            shipping = row[13]
+        elif shape.random() >= co.P_REFUND_GOODWILL and lines[0][3] > 0:
+            line_id, _, qty, unit, alloc = lines[0]
+            sub = unit - half_up_div(alloc, qty)
+            refunded.append((line_id, 1, sub, half_up_div(sub * co.TAX_BP, 10_000)))
+            if shape.random() < co.P_REFUND_DISCREPANCY:
+                discrepancy = (1 + int(shape.random() * 5)) * 100
+        else:
+            discrepancy = max(100, half_up_div(row[11] * percent, 100))
+        amount = sum(sub + tax for _, _, sub, tax in refunded) + shipping + discrepancy
+        self.emit("shopify_refunds", (refund_id, order_id, at, "Refund issued by support", shipping, discrepancy))
+        for line_id, qty, sub, tax in refunded:
+            self.emit("shopify_refund_line_items", (refund_id, order_id, line_id, qty, sub, tax))
         pending_only = rng.random() < co.P_REFUND_PENDING_ONLY
         if rng.random() < co.P_REFUND_FAILED_TXN:
             self.emit(
@@ -742,8 +761,16 @@ class Simulation:
                 if u < co.P_WELCOME_CODE + 0.08
                 else (None, 0)
             )
-            self.order(
-                p, order_at, items, "", source="shopify_draft_order", code=code, percent=percent, cancellable=True
+            self.order(  # the upcoming box ships early, on its own: the customer pays its shipping
+                p,
+                order_at,
+                items,
+                "",
+                source="shopify_draft_order",
+                code=code,
+                percent=percent,
+                shipping=co.ONE_OFF_SHIPPING[p.currency],
+                cancellable=True,
             )
 
     def campaign_ticket(self, p: Person, tag: str, subject: str, agent: dict, touch: int, replies: list[int]) -> None:
@@ -780,6 +807,9 @@ class Simulation:
         for r in replies:
             messages.append((False, True, "email", "email", None, 0, p.display_email, r, r, None))
         trashed = touch + self.randint(1, 3) * DAY if rng.random() < co.P_TICKET_TRASHED else None
+        variant = random.Random(touch)  # not the main stream: every other record stays as it was
+        if variant.random() < co.P_TAG_VARIANT:
+            tag = variant.choice(TAG_VARIANTS[tag])
         start = min(m[7] for m in messages)
         self.ticket(p, start, "email", "helpdesk", True, tag, subject, agent, messages, trashed=trashed)
 

@@ -189,9 +189,16 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("order_id", I64),
         ("created", I64),
         ("note", STR),
+        ("shipping_cents", I64),  # shipping refunded: an order adjustment of kind shipping_refund
+        ("discrepancy_cents", I64),  # money back tied to no item: an order adjustment of kind refund_discrepancy
+    ],
+    "shopify_refund_line_items": [
+        ("refund_id", I64),
+        ("order_id", I64),
         ("line_item_id", I64),
         ("quantity", I64),
-        ("subtotal_cents", I64),
+        ("subtotal_cents", I64),  # pre-tax, after the line's discounts
+        ("tax_cents", I64),
     ],
     "shopify_refund_transactions": [
         ("id", I64),
@@ -236,7 +243,13 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
 }
 
 # Child tables carry no versions; everything else is versioned by v_from.
-CHILD_TABLES = {"shopify_line_items", "shopify_discounts", "shopify_refunds", "shopify_refund_transactions"}
+CHILD_TABLES = {
+    "shopify_line_items",
+    "shopify_discounts",
+    "shopify_refunds",
+    "shopify_refund_line_items",
+    "shopify_refund_transactions",
+}
 
 
 def arrow_schema(table: str) -> pa.Schema:

@@ -20,6 +20,15 @@
     {%- for key in declared if key not in var('attribution_priority') -%}
         {{ exceptions.raise_compiler_error("campaign '" ~ key ~ "' is declared but missing from attribution_priority") }}
     {%- endfor -%}
+    {#- Tags match ignoring case and surrounding spaces (§3), so two declarations must differ beyond that -#}
+    {%- set tags = {} -%}
+    {%- for c in out if c.tag is not none -%}
+        {%- set normalized = c.tag | trim | lower -%}
+        {%- if normalized in tags -%}
+            {{ exceptions.raise_compiler_error("campaigns '" ~ tags[normalized] ~ "' and '" ~ c.key ~ "' declare the same helpdesk tag '" ~ normalized ~ "' (tags match ignoring case and surrounding spaces)") }}
+        {%- endif -%}
+        {%- do tags.update({normalized: c.key}) -%}
+    {%- endfor -%}
     {{ return(out) }}
 {%- endmacro %}
 

@@ -26,6 +26,8 @@ ORDER_MONEY = (
     "discount_codes[].amount",
     "shipping_lines[].price",
     "refunds[].transactions[].amount",
+    "refunds[].refund_line_items[].subtotal_set.shop_money.amount",  # a refund's goods (§2 revenue reversal)
+    "refunds[].order_adjustments[].amount",  # a string or a number; negative is money back
 )
 
 ENDPOINTS = (

@@ -331,9 +331,9 @@ class Gorgias(Vendor):
 
     @lru_cache(maxsize=1024)  # noqa: B019 - a few distinct values; the vendor lives as long as the sandbox
     def tags_json(self, value: str | None) -> str:
-        """A ticket's tag string as Gorgias's [{id, name, decoration}]."""
-        names = [t.strip() for t in (value or "").split(",") if t.strip()]
-        return to_json([{"id": self.tag_ids.get(t), "name": t, "decoration": None} for t in names])
+        """A ticket's tag string as Gorgias's [{id, name, decoration}]; names as typed (case, stray spaces)."""
+        names = [t for t in (value or "").split(",") if t.strip()]
+        return to_json([{"id": self.tag_ids.get(t.strip()), "name": t, "decoration": None} for t in names])
 
     def tag_usage(self, clock: int) -> dict[str, int]:
         """Visible tickets per tag name (a pass over the tickets, cached per clock)."""

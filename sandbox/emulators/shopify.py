@@ -17,7 +17,6 @@ import numpy as np
 import pyarrow as pa
 
 from sandbox.calendar import DAY
-from sandbox.company import TAX_BP
 from sandbox.emulators.engine import (
     NULL,
     BadParam,
@@ -59,7 +58,6 @@ from sandbox.emulators.http import (
     json_response,
     parse_limit,
 )
-from sandbox.simulate import half_up_div
 
 API_VERSION = "2025-01"
 VERSION_RX = re.compile(r"20\d\d-(01|04|07|10)|unstable")
@@ -127,6 +125,32 @@ def allocations(b: Batch) -> list[str]:
     ]
 
 
+def order_adjustments(b: Batch) -> list[str]:
+    """A refund's amounts tied to no line item, as Shopify sends them: negative when money goes back to
+    the customer; the amount a string, or a number on some refunds (both occur)."""
+    out = []
+    for rid, oid, shipping, discrepancy, currency in zip(
+        b.col("id"),
+        b.col("order_id"),
+        b.col("shipping_cents"),
+        b.col("discrepancy_cents"),
+        b.col("currency"),
+        strict=True,
+    ):
+        items = []
+        for n, (kind, cents) in enumerate((("shipping_refund", shipping), ("refund_discrepancy", discrepancy))):
+            if cents:
+                amount = money_json(-cents) if rid % 2 == 0 else repr(-cents / 100)
+                money_set = f'{{"amount":{money_json(-cents)},"currency_code":"{currency}"}}'
+                items.append(
+                    f'{{"id":{rid * 10 + n},"order_id":{oid},"refund_id":{rid},"amount":{amount},'
+                    f'"tax_amount":"0.00","kind":"{kind}","reason":"{kind.replace("_", " ").capitalize()}",'
+                    f'"amount_set":{{"shop_money":{money_set},"presentment_money":{money_set}}}}}'
+                )
+        out.append("[" + ",".join(items) + "]")
+    return out
+
+
 LINE_ITEM = Obj(
     {
         "id": col("id"),
@@ -177,16 +201,15 @@ class Shopify(Vendor):
             load_table(folder, "shopify_orders"), columns=("cancelled_at", "financial_status"), sorts=sorts
         )
         self.customers = Index(load_table(folder, "shopify_customers"), sorts=sorts)
-        refunds = load_table(folder, "shopify_refunds")
-        # The canonical refund has no tax column: the emulator applies the store's tax rate to the subtotal;
-        # and its currency is the order's.
-        refunds = refunds.append_column(
-            "tax_cents",
-            pa.array([half_up_div(s * TAX_BP, 10_000) for s in refunds["subtotal_cents"].to_pylist()], pa.int64()),
-        )
+        # Refunds and their lines carry their order's currency (the shop's money).
         perm, keys = self.orders.order("id")
-        order_rows = perm[np.searchsorted(keys, refunds["order_id"].to_numpy())]
-        refunds = refunds.append_column("currency", self.orders.table["currency"].take(order_rows))
+
+        def with_currency(table: pa.Table) -> pa.Table:
+            rows = perm[np.searchsorted(keys, table["order_id"].to_numpy())]
+            return table.append_column("currency", self.orders.table["currency"].take(rows))
+
+        refunds = with_currency(load_table(folder, "shopify_refunds"))
+        refund_lines = with_currency(load_table(folder, "shopify_refund_line_items"))
         discounts = Children(load_table(folder, "shopify_discounts"), "order_id")
         refund = Obj(
             {
@@ -196,22 +219,24 @@ class Shopify(Vendor):
                 "processed_at": shop_ts("created"),
                 "note": col("note"),
                 "restock": const(False),
-                "refund_line_items": array(
+                "refund_line_items": children(
+                    Children(refund_lines, "refund_id"),
+                    "id",
                     Obj(
                         {
                             "line_item_id": col("line_item_id"),
                             "quantity": col("quantity"),
-                            "subtotal": number("subtotal_cents"),
-                            "total_tax": number("tax_cents"),  # numbers, unlike elsewhere
+                            "subtotal": number("subtotal_cents"),  # numbers, unlike elsewhere
+                            "total_tax": number("tax_cents"),
                             "subtotal_set": money_set("subtotal_cents"),
                             "total_tax_set": money_set("tax_cents"),
                         }
-                    )
+                    ),
                 ),
                 "transactions": children(
                     Children(load_table(folder, "shopify_refund_transactions"), "refund_id"), "id", TRANSACTION
                 ),
-                "order_adjustments": const([]),
+                "order_adjustments": rendered(order_adjustments),
             }
         )
         # A version shows the refunds created up to its own update time.

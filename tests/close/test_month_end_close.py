@@ -67,6 +67,35 @@ def test_a_closed_month_never_moves_and_late_data_becomes_an_adjustment(tiny, da
     assert log == [("2026-03", "close", "test", None), ("2026-03", "reopen", "test", "cost file corrected")]
 
 
+def test_a_month_closed_under_rule_version_1_keeps_its_figures_and_only_late_data_is_adjusted(tiny, data_dir):
+    """§2/§9: closed months keep the rule version they closed with. The v2 rebuild changes how refunds reverse
+    revenue; that change of rules is not later data, so it is not booked: the adjustments are exactly what the
+    late data changed, valued under v1 (DECISIONLOG)."""
+    warehouse = data_dir / "warehouse.duckdb"
+    v1 = {"rule_version": "v1"}
+    pull_and_build(tiny, variables=v1)  # clock: start of 2026-04
+    before = lines(warehouse, "marts.cs_pnl_monthly", "2026-03")
+    assert close_month("2026-03", by="test")["rule_version"] == "v1"
+
+    clock = pull_and_build(tiny, advance_days=21, full_refresh=True)  # late data, rebuilt under v2 (the default)
+    assert lines(warehouse, "marts.cs_pnl_monthly", "2026-03") == before, "a v1-closed month moved"
+    assert query(warehouse, "SELECT DISTINCT rule_version FROM marts.cs_pnl_monthly WHERE month = '2026-03'") == [
+        ("v1",)
+    ]
+    assert query(warehouse, "SELECT DISTINCT rule_version FROM marts.cs_pnl_monthly WHERE month = '2026-04'") == [
+        ("v2",)
+    ]
+    booked = dict(query(warehouse, "SELECT line, amount FROM marts.cs_pnl_adjustments WHERE affects_month = '2026-03'"))
+    computed_v2 = lines(warehouse, "intermediate.int_pnl_monthly_computed", "2026-03")
+
+    run_dbt("build", as_of=from_us(clock).isoformat(), variables=v1, quiet=True)  # the same data under v1
+    computed_v1 = lines(warehouse, "intermediate.int_pnl_monthly_computed", "2026-03")
+    assert computed_v2["revenue_upsell"] != computed_v1["revenue_upsell"], "v2 changed nothing: proves nothing"
+    late_data = {k: computed_v1[k] - before[k] for k in before if computed_v1[k] != before[k]}
+    assert late_data, "the late data changed nothing in March: the test proves nothing"
+    assert booked == late_data
+
+
 def test_the_finance_pack_equals_the_marts(tiny, data_dir):
     warehouse = data_dir / "warehouse.duckdb"
     pull_and_build(tiny)

@@ -178,3 +178,25 @@ def test_every_amount_of_every_published_mart_is_declared_for_the_gate(warehouse
     declared = {(mart, c) for mart, (_, amounts) in AMOUNTS.items() for c in amounts}
     missing = [f"{t}.{c}" for t, c in decimals if (t, c) not in declared and c not in NOT_AMOUNTS]
     assert decimals and not missing, f"money columns missing from expectations.suites.AMOUNTS: {missing}"
+
+
+def test_a_refund_reversed_for_its_money_returned_fails_the_mart_reconciliation(warehouse):
+    """Rule version 2 (§2): the gate recomputes refunds' revenue reversal from the raw JSON (goods pre-tax plus
+    refund discrepancies), so a refund row that reverses the whole money returned, tax and shipping included
+    (version 1's basis, marts stamped v2), stops publishing."""
+    (refund_id, month) = sql(
+        warehouse,
+        "select f.refund_id, f.booked_month from marts.fct_attributed_orders as f"
+        " join intermediate.int_refunds_booked as r using (refund_id)"
+        " where f.row_type = 'refund' and r.money_returned <> r.revenue_reversal order by 1 limit 1",
+    )[0]
+    sql(
+        warehouse,
+        "update marts.fct_attributed_orders as f set net_revenue = -r.money_returned"
+        f" from intermediate.int_refunds_booked as r where r.refund_id = f.refund_id and f.refund_id = {refund_id}",
+    )
+    with pytest.raises(DataQualityFailed) as failed:
+        validate("marts")
+    message = str(failed.value)
+    assert "mart total = raw source total" in message
+    assert f"measure=attributed refunds month={month}" in message

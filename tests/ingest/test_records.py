@@ -103,3 +103,19 @@ def test_a_path_declared_both_as_a_value_and_as_an_object_is_refused():
     ep = Endpoint("v", "e", "/e", "e", version_fields=("updated_at",), timestamps=("a", "a.b"))
     with pytest.raises(ValueError, match="conflicts"):
         check_record(ep, {"id": 1})
+
+
+def test_a_refunds_goods_and_adjustments_must_be_money_in_either_wire_form():
+    """§2's revenue reversal reads them: a bad one is quarantined at landing, not a cast error in dbt."""
+    base = {"id": 1, "created_at": "2026-01-01T00:00:00-06:00", "updated_at": "2026-01-01T00:00:00-06:00"}
+    line = {"subtotal": 25.0, "subtotal_set": {"shop_money": {"amount": "25.00"}}}
+    good = {"refunds": [{"refund_line_items": [line], "order_adjustments": [{"amount": -5.0}, {"amount": "-3.00"}]}]}
+    bad_line = {"refunds": [{"refund_line_items": [{"subtotal_set": {"shop_money": {"amount": "n/a"}}}]}]}
+    bad_adjustment = {"refunds": [{"order_adjustments": [{"amount": "five"}]}]}
+    assert check_record(ORDERS, {**base, **good})[1] is None
+    assert check_record(ORDERS, {**base, **bad_line})[1] == (
+        "field 'refunds[].refund_line_items[].subtotal_set.shop_money.amount': unparseable amount n/a"
+    )
+    assert check_record(ORDERS, {**base, **bad_adjustment})[1] == (
+        "field 'refunds[].order_adjustments[].amount': unparseable amount five"
+    )

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from sandbox.answer_key import AnswerKey, DataQualityError
+from sandbox.answer_key import AnswerKey, DataQualityError, Rules
 from sandbox.calendar import DAY, US
 from tests.sandbox.world import AGENT, OTHER_AGENT, World, t
 
@@ -138,6 +138,58 @@ def test_refund_in_a_later_month_is_booked_then_and_the_identity_holds(world, tm
             - r["cost_other"]
             - r["refund_replacement_charge"]
         )
+
+
+def test_full_refund_of_a_taxed_shipped_order_nets_revenue_to_zero_and_charges_the_money_returned(world, tmp_path):
+    """Rule version 2 (§2): revenue reverses the refunded goods, pre-tax; §6 charges the money returned."""
+    c = world.customer("a@x.com", 1)
+    world.touch(c, UPSELL, t(2026, 1, 20, 10), replies=(t(2026, 1, 20, 12),))
+    oid = world.order(c, t(2026, 1, 22), subtotal=10_000, tax=825, shipping=599)
+    world.refund(oid, t(2026, 2, 10), 10_000, tax=825, shipping=599)  # everything back: 114.24
+    k = key(world, tmp_path)
+    refund = next(r for r in k.fct_attributed_orders() if r["row_type"] == "refund")
+    assert (refund["net_revenue"], refund["amount_original"], refund["rule_version"]) == (
+        Decimal("-100.00"),
+        Decimal("-100.00"),
+        "v2",
+    )
+    pnl = {r["month"]: r for r in k.cs_pnl_wide()}
+    assert pnl["2026-01"]["revenue_upsell"] + pnl["2026-02"]["revenue_upsell"] == 0  # not -14.24
+    assert pnl["2026-02"]["refund_replacement_charge"] == Decimal("11.42")  # 10% of 114.24 returned
+
+
+def test_refund_discrepancy_reverses_revenue_by_its_size_and_tax_never_does(world, tmp_path):
+    c = world.customer("a@x.com", 1)
+    world.touch(c, UPSELL, t(2026, 1, 20, 10), replies=(t(2026, 1, 20, 12),))
+    oid = world.order(c, t(2026, 1, 22), subtotal=10_000, tax=825)
+    goodwill = world.refund(oid, t(2026, 2, 10), 0, discrepancy=500)  # money back tied to no item
+    item = world.refund(oid, t(2026, 2, 12), 2_500, tax=206, discrepancy=300)  # 30.06 returned
+    k = key(world, tmp_path)
+    rows = {r["refund_id"]: r["net_revenue"] for r in k.fct_attributed_orders() if r["row_type"] == "refund"}
+    assert rows == {goodwill: Decimal("-5.00"), item: Decimal("-28.00")}
+    feb = next(r for r in k.cs_pnl_wide() if r["month"] == "2026-02")
+    assert feb["revenue_upsell"] == Decimal("-33.00")
+    assert feb["refund_replacement_charge"] == Decimal("3.51")  # 10% of 35.06
+
+
+def test_rule_version_1_still_reverses_the_money_returned(world, tmp_path):
+    """A month closed under v1 was computed this way; v1 stays reproducible."""
+    c = world.customer("a@x.com", 1)
+    world.touch(c, UPSELL, t(2026, 1, 20, 10), replies=(t(2026, 1, 20, 12),))
+    oid = world.order(c, t(2026, 1, 22), subtotal=10_000, tax=825, shipping=599)
+    world.refund(oid, t(2026, 2, 10), 10_000, tax=825, shipping=599)
+    k = AnswerKey(world.write(tmp_path / "world"), rules=Rules(rule_version="v1"))
+    refund = next(r for r in k.fct_attributed_orders() if r["row_type"] == "refund")
+    assert (refund["net_revenue"], refund["rule_version"]) == (Decimal("-114.24"), "v1")
+
+
+def test_campaign_tags_match_ignoring_case_and_surrounding_spaces(world, tmp_path):
+    up, back = world.customer("a@x.com", 1), world.customer("b@x.com", 2)
+    world.touch(up, " CS-Upsell-Welcome ", t(2026, 2, 3, 10), replies=(t(2026, 2, 3, 12),))
+    world.touch(back, "urgent,CS-Winback", t(2026, 2, 3, 10))
+    world.touch(back, "cs-winback-old", t(2026, 2, 3, 11))  # another tag that merely starts alike
+    k = key(world, tmp_path)
+    assert sorted((x["campaign"], x["customer_key"]) for x in k.touches) == [("upsell", "1"), ("winback", "2")]
 
 
 def test_missing_sku_cost_and_missing_fx_rate_fail_instead_of_counting_zero(world, tmp_path):

@@ -575,17 +575,28 @@ def test_wire_formats_match_the_vendor_reference(api, tiny):
     assert refunded
     for o in refunded:
         for rf in o["refunds"]:
-            line = rf["refund_line_items"][0]
-            assert isinstance(line["subtotal"], int | float) and isinstance(line["total_tax"], int | float)
-            assert isinstance(line["subtotal_set"]["shop_money"]["amount"], str)
+            for line in rf["refund_line_items"]:
+                assert isinstance(line["subtotal"], int | float) and isinstance(line["total_tax"], int | float)
+                assert isinstance(line["subtotal_set"]["shop_money"]["amount"], str)
             assert all(isinstance(t["amount"], str) for t in rf["transactions"])
             assert parse(rf["created_at"]) <= parse(o["updated_at"])
+    # Refunds as real Shopify serves them: pre-tax line subtotals with their tax, shipping and discrepancies
+    # as negative order adjustments (strings or numbers), so goods refunded and money returned differ.
+    refunds = [rf for o in refunded for rf in o["refunds"]]
+    adjustments = [a for rf in refunds for a in rf["order_adjustments"]]
+    assert "refund_discrepancy" in {a["kind"] for a in adjustments} <= {"shipping_refund", "refund_discrepancy"}
+    assert all(float(a["amount"]) < 0 for a in adjustments)
+    assert {type(a["amount"]) for a in adjustments} == {str, float}
+    assert any(line["total_tax"] > 0 for rf in refunds for line in rf["refund_line_items"])
+    assert any(not rf["refund_line_items"] and rf["order_adjustments"] for rf in refunds)  # goodwill only
 
     tickets, _ = api.all_gorgias("/api/tickets", limit=100)
     forms = {bool(re.search(r"\.\d{6}\+00:00$", t["created_datetime"])) for t in tickets}
     assert forms == {True, False}  # mixed µs, same instants
     gcanon = visible(tiny, "gorgias_tickets", clock)
     assert all(parse(t["created_datetime"]) == gcanon[t["id"]]["created"] for t in tickets)
+    tag_names = {tag["name"] for t in tickets for tag in t["tags"]}
+    assert {"CS-Upsell-Welcome", " cs-upsell-welcome ", "CS-Winback"} <= tag_names  # as agents typed them
 
     charge = api.recharge("/charges", limit=1, status="success").json()["charges"][0]
     assert re.fullmatch(r"\d{4}-\d\d-\d\d", charge["scheduled_at"])

@@ -66,6 +66,28 @@ def test_the_story_is_in_the_data(tiny):
     assert {"approved", "rejected", "in_review"} <= statuses
 
 
+def test_refunds_and_tags_exercise_rule_version_2_and_tag_matching(tiny):
+    """Refunds give back tax, shipping and goodwill (refund_discrepancy), so the answer key's revenue reversal and
+    money returned differ; a fully refunded attributed order nets to zero revenue; campaign tags come in other
+    case and with spaces, and still make touches."""
+    key = AnswerKey(tiny)
+    facts = key.refund_facts
+    assert any(f["reversal"] < f["amount"] for f in facts)  # tax or shipping returned, not revenue
+    refunds = read_table(tiny, "shopify_refunds").to_pylist()
+    assert any(r["shipping_cents"] for r in refunds) and any(r["discrepancy_cents"] for r in refunds)
+    assert any(li["tax_cents"] for li in read_table(tiny, "shopify_refund_line_items").to_pylist())
+    net = defaultdict(lambda: Decimal(0))
+    for row in key.fct_attributed_orders():
+        net[row["order_id"]] += row["net_revenue"]
+    full = {f["order_id"] for f in facts if key.orders[f["order_id"]]["financial_status"] == "refunded"}
+    assert full & set(net) and all(net[o] == 0 for o in full & set(net))
+    tags = {t["tags"] for t in read_table(tiny, "gorgias_tickets").to_pylist()}
+    assert {"CS-Upsell-Welcome", " cs-upsell-welcome ", "CS-Winback"} <= tags
+    touched = {t["ticket_id"] for t in key.touches}
+    variant = [t["id"] for t in key.tickets if t["tags"] == "CS-Winback" and not t["spam"] and t["trashed"] is None]
+    assert variant and set(variant) <= touched
+
+
 def check_identities(key: AnswerKey) -> None:
     wide = key.cs_pnl_wide()
     campaigns = [c.key for c in key.rules.campaigns]

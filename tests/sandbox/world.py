@@ -94,6 +94,8 @@ class World:
         currency: str = "USD",
         code: str | None = None,
         cancelled_at: int | None = None,
+        tax: int = 0,
+        shipping: int = 0,
     ) -> int:
         oid = 5_000_000 + self.nid()
         self.add(
@@ -108,9 +110,9 @@ class World:
             line_total_cents=subtotal,
             discount_cents=0,
             subtotal_cents=subtotal,
-            tax_cents=0,
-            shipping_cents=0,
-            total_cents=subtotal,
+            tax_cents=tax,
+            shipping_cents=shipping,
+            total_cents=subtotal + tax + shipping,
             tags=tags,
             source_name="web",
             test=False,
@@ -139,17 +141,37 @@ class World:
             self.add("shopify_discounts", order_id=oid, code=code, amount_cents=0, percent=0)
         return oid
 
-    def refund(self, order_id: int, created: int, amount: int, status: str = "success") -> None:
+    def refund(
+        self,
+        order_id: int,
+        created: int,
+        amount: int,
+        status: str = "success",
+        tax: int = 0,
+        shipping: int = 0,
+        discrepancy: int = 0,
+    ) -> int:
+        """A refund of `amount` cents of goods (pre-tax; none when 0) with their `tax`, refunded `shipping` and a
+        `discrepancy` (money back tied to no item); its one transaction returns the sum of the four."""
         rid = 9_000_000 + self.nid()
         self.add(
             "shopify_refunds",
             id=rid,
             order_id=order_id,
             created=created,
-            line_item_id=order_id * 10,
-            quantity=1,
-            subtotal_cents=amount,
+            shipping_cents=shipping,
+            discrepancy_cents=discrepancy,
         )
+        if amount:
+            self.add(
+                "shopify_refund_line_items",
+                refund_id=rid,
+                order_id=order_id,
+                line_item_id=order_id * 10,
+                quantity=1,
+                subtotal_cents=amount,
+                tax_cents=tax,
+            )
         self.add(
             "shopify_refund_transactions",
             id=rid * 10,
@@ -157,10 +179,11 @@ class World:
             order_id=order_id,
             kind="refund",
             status=status,
-            amount_cents=amount,
+            amount_cents=amount + tax + shipping + discrepancy,
             currency="USD",
             created=created,
         )
+        return rid
 
     def touch(
         self, cust: dict, tag: str, sent: int, agent: dict = AGENT, replies: tuple[int, ...] = (), **ticket: object

@@ -88,13 +88,14 @@ def test_incremental_staging_reads_only_the_rows_of_loads_it_has_not_seen(tiny, 
 
 
 def test_an_order_reloaded_without_a_line_and_a_refund_leaves_no_stale_child_row(tiny, data_dir):
-    """The child staging models (lines, codes, refunds, refund transactions) are views over the typed lists of
-    each order's current version: an order reloaded with fewer children leaves no stale row, and they equal a
-    full rebuild."""
+    """The child staging models (lines, codes, refunds, their transactions, lines and adjustments) are views over
+    the typed lists of each order's current version: an order reloaded with fewer children leaves no stale row,
+    and they equal a full rebuild."""
     pull_and_build(tiny)
     query = partial(query_warehouse, data_dir / "warehouse.duckdb")
     models = ["stg_shopify__orders", "stg_shopify__order_lines", "stg_shopify__order_discount_codes",
-              "stg_shopify__refunds", "stg_shopify__refund_transactions"]  # fmt: skip
+              "stg_shopify__refunds", "stg_shopify__refund_transactions", "stg_shopify__refund_line_items",
+              "stg_shopify__refund_adjustments"]  # fmt: skip
 
     def children() -> dict[str, list[tuple]]:
         return {m: sorted(query(f"SELECT * FROM staging.{m}"), key=repr) for m in models[1:]}
@@ -256,3 +257,21 @@ def test_a_third_campaign_is_one_declaration(tmp_path, data_dir):
     finally:
         con.close()
     assert all(found.values()), found
+
+
+def test_two_campaigns_whose_tags_differ_only_in_case_or_spaces_are_refused(data_dir):
+    """§3: tags match ignoring case and surrounding spaces, so `CS-Winback ` would make every win-back ticket a
+    touch of both campaigns: the declaration is refused, naming both."""
+    declared = {
+        "campaigns": {
+            "winback": {"kind": "touch", "tag": "cs-winback", "window_days": 14, "reply_required": False,
+                        "eligible_orders": "renewal"},
+            "winback2": {"kind": "touch", "tag": " CS-Winback ", "window_days": 7, "reply_required": False,
+                         "eligible_orders": "renewal"},
+        },
+        "attribution_priority": ["winback", "winback2"],
+    }  # fmt: skip
+    with pytest.raises(
+        DbtFailed, match="campaigns 'winback' and 'winback2' declare the same helpdesk tag 'cs-winback'"
+    ):
+        run_dbt("compile", select=["int_campaigns_declared"], variables=declared, quiet=True)

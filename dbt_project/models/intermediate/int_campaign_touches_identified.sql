@@ -10,8 +10,8 @@ tickets as (
     where not coalesce(is_spam, false) and trashed_at is null
 ),
 
-ticket_tags as (
-    select distinct ticket_id, tag_name
+ticket_tags as (  -- §3: a tag matches ignoring case and surrounding spaces (`CS-Winback` is cs-winback)
+    select distinct ticket_id, lower(trim(tag_name)) as tag_name
     from (select ticket_id, {{ unnest_list('tag_names') }} as tag_name from tickets) as t
 ),
 
@@ -38,7 +38,7 @@ touches as (
         lower(trim(coalesce(gc.email, t.customer_email))) as customer_email
     from tickets as t
     inner join ticket_tags as tt on tt.ticket_id = t.ticket_id
-    inner join campaigns as c on c.tag = tt.tag_name
+    inner join campaigns as c on lower(trim(c.tag)) = tt.tag_name
     inner join agent_messages as first_message on first_message.ticket_id = t.ticket_id and first_message.rn = 1
     left join {{ ref('stg_gorgias__users') }} as u on u.user_id = first_message.sender_id
     left join {{ ref('stg_gorgias__customers') }} as gc on gc.gorgias_customer_id = t.customer_id

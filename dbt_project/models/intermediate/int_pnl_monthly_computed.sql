@@ -33,7 +33,7 @@ costs as (
 ),
 
 refunds as (
-    select refund_month as month, sum(amount) as refunds
+    select refund_month as month, sum(money_returned) as refunds  -- §6: the money returned, whatever the rule version
     from {{ ref('int_refunds_booked') }}
     group by refund_month
 ),

@@ -1,5 +1,8 @@
 {#- §9: what later data (or a rebuild) would change in a closed month, booked as adjustment rows in
-    the first open month after it, so the books reconcile: recomputed − frozen, per line. -#}
+    the first open month after it, so the books reconcile: recomputed − frozen, per line.
+    A month closed under another rule version keeps its figures, and the change of rules is not later data:
+    its effect (rule version 2 reverses a refund's goods, version 1 its money returned) is taken out, so only
+    what the data changed is booked, valued under the month's own version (DECISIONLOG). -#}
 {%- set lines = pnl_lines() %}
 with computed as (
     {%- for line in lines %}
@@ -9,6 +12,21 @@ with computed as (
 ),
 
 closed as (select * from {{ source('ops', 'cs_pnl_closed') }}),
+
+refund_rule_effect as (  -- per refund of an attributed order: revenue under v2 minus under v1
+    select f.booked_month as month, f.campaign, r.money_returned - r.revenue_reversal as amount
+    from {{ ref('fct_attributed_orders') }} as f
+    inner join {{ ref('int_refunds_booked') }} as r on r.refund_id = f.refund_id
+    where f.row_type = 'refund'
+),
+
+rule_effect as (
+    select month, 'revenue_' || campaign as line, sum(amount) as amount from refund_rule_effect group by month, campaign
+    union all
+    select month, 'gross_profit' as line, sum(amount) as amount from refund_rule_effect group by month
+    union all
+    select month, 'net_contribution' as line, sum(amount) as amount from refund_rule_effect group by month
+),
 
 closed_months as (select distinct month from closed),
 
@@ -23,11 +41,17 @@ differences as (
         f.line,
         f.amount as frozen_amount,
         coalesce(c.amount, 0) as recomputed_amount,
-        coalesce(c.amount, 0) - f.amount as amount,
+        coalesce(c.amount, 0) - f.amount
+        {%- if var('rule_version') == 'v1' %}
+        + case when f.rule_version <> 'v1' then coalesce(e.amount, 0) else 0 end as amount,
+        {%- else %}
+        - case when f.rule_version = 'v1' then coalesce(e.amount, 0) else 0 end as amount,
+        {%- endif %}
         f.closed_at,
         f.rule_version
     from closed as f
     left join computed as c on c.month = f.month and c.line = f.line
+    left join rule_effect as e on e.month = f.month and e.line = f.line
 )
 
 select

@@ -1,6 +1,6 @@
 {#- One row per attributed order (row_type = order, in the order's month) and one negative row per
-    refund of an attributed order (row_type = refund, in the refund's month): the drill-down behind
-    every revenue figure. -#}
+    refund of an attributed order (row_type = refund, in the refund's month, for its revenue reversal: §2):
+    the drill-down behind every revenue figure. -#}
 with attributed as (
     select o.*, a.campaign, a.touch_ticket_id, a.touch_at, a.touch_month, a.agent_email
     from {{ ref('int_orders_attributed') }} as a
@@ -43,8 +43,13 @@ select
     a.order_at,
     r.refund_month as booked_month,
     r.currency,
-    -r.amount_original as amount_original,
-    -r.amount as net_revenue,
+    {%- if var('rule_version') == 'v1' %}  {#- v1 reversed the whole money returned, tax and shipping included #}
+    -r.money_returned_original as amount_original,
+    -r.money_returned as net_revenue,
+    {%- else %}
+    -r.revenue_reversal_original as amount_original,
+    -r.revenue_reversal as net_revenue,
+    {%- endif %}
     cast(0 as decimal(18, 2)) as cogs,
     '{{ var("rule_version") }}' as rule_version
 from attributed as a

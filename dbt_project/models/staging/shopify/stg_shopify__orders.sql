@@ -35,5 +35,15 @@ with source as ({{ raw_since_last_run('shopify', 'orders') }})
             ['status', 'status', 'code'],
             ['amount', 'amount', 'money'],
         ]],
+        ['refund_line_items', 'refund_line_items', [
+            ['line_item_id', 'line_item_id', 'bigint'],
+            ['quantity', 'quantity', 'integer'],
+            ['subtotal', 'subtotal_set.shop_money.amount', 'money'],
+        ]],
+        ['order_adjustments', 'order_adjustments', [
+            ['adjustment_id', 'id', 'bigint'],
+            ['kind', 'kind', 'code'],
+            ['amount', 'amount', 'money'],
+        ]],
     ]],
 ], keep=['extracted_at', 'load_id']) }}
