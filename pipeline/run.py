@@ -56,6 +56,20 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     end = parse_ts(args.end) if args.end else None
     run_pipeline(end, args.start, args.end, args.as_of or args.end)
+    warn_incomplete_history()
+
+
+def warn_incomplete_history() -> None:
+    """Name the published months whose source history is incomplete (business rules §5): short, marked so."""
+    from pipeline.publish import incomplete_months, published_db_path
+
+    published = published_db_path()
+    if published.exists() and (months := incomplete_months(published)):
+        print(
+            f"WARNING: incomplete source history for {', '.join(months)}: Shopify renewal orders there have no"
+            " Recharge charge or order behind them, so renewals, the win-back cohort and win-back revenue are short"
+            " (published with source_history_complete = false; such a month cannot be closed)"
+        )
 
 
 if __name__ == "__main__":
