@@ -18,9 +18,10 @@ import pytest
 
 from expectations import DataQualityFailed, validate
 from pipeline.close import CloseError, close_month
+from pipeline.dbt import run_dbt
 from pipeline.publish import publish
 from sandbox.answer_key import AnswerKey, snapshot
-from sandbox.calendar import DAY, local_month
+from sandbox.calendar import DAY, from_us, local_month
 from sandbox.pull import pull_and_build
 from sandbox.simulate import generate
 from sandbox.verify import compare, diff_mart, mart_rows
@@ -98,6 +99,24 @@ def test_a_first_backfill_behind_a_short_recharge_window_equals_the_answer_key(t
     assert rebuilt_renewals(warehouse) > 0
     assert_equal_to_answer_key(warehouse, key)
     assert incomplete_months(warehouse) == {mart: set() for mart in FLAGGED}
+
+
+def test_a_warehouse_built_before_the_source_history_columns_catches_up_without_a_full_refresh(tiny, data_dir):
+    """An existing warehouse (first backfilled behind the window by the previous version) holds the Recharge
+    orders staged without the fields renewals are rebuilt from: the next ordinary build must re-stage them and
+    rebuild every renewal, not merge new loads only."""
+    clock = pull_and_build(tiny, recharge_retention_days=SHORT_RETENTION_DAYS)
+    warehouse = data_dir / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    try:  # the previous version's tables: these columns did not exist
+        for column in ("charge_id", "customer_email", "shopify_customer_id", "scheduled_at", "processed_at"):
+            con.execute(f"ALTER TABLE staging.stg_recharge__orders DROP COLUMN {column}")
+        for column in ("shopify_order_id", "is_rebuilt_from_order"):
+            con.execute(f"ALTER TABLE intermediate.int_renewals_scheduled DROP COLUMN {column}")
+    finally:
+        con.close()
+    run_dbt("build", as_of=from_us(clock).isoformat(), quiet=True)  # incremental, as scheduled
+    assert_equal_to_answer_key(warehouse, AnswerKey(tiny, as_of=clock))
 
 
 @pytest.mark.slow

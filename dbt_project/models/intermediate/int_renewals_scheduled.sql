@@ -13,7 +13,8 @@
     Incremental like the ledger: a build rebuilds the charges of new loads and those whose email's link
     changed; a change of a setting these facts depend on rebuilds every charge. Every recurring charge is
     kept, not only the renewal day's, so a charge moved off that day replaces its row. -#}
-{%- set changes_only = rebuilds_changes_only() %}
+{#- a table from before the source-history columns rebuilds every charge once -#}
+{%- set changes_only = rebuilds_changes_only() and rebuilds_changes_only('is_rebuilt_from_order') %}
 
 with links as (select * from {{ ref('int_customer_emails_linked') }}),
 

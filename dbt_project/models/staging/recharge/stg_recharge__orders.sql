@@ -4,7 +4,7 @@
 {#- Recharge orders keep what a charge carried (its id, scheduled and processed times, the Shopify order) after
     the charge itself is hidden by the API's 90-day limit (§5 "Source history"), so renewals are rebuilt from
     them. `scheduled_at` is midnight UTC of the charge's scheduled date: its UTC date is that date. -#}
-with source as ({{ raw_since_last_run('recharge', 'orders') }})
+with source as ({{ raw_since_last_run('recharge', 'orders', needs=['charge_id']) }})  -- a table staged before charge_id: read all once
 
 {{ unpack_json('source', 'record', [
     ['recharge_order_id', 'id', 'bigint'],
