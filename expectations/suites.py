@@ -458,29 +458,30 @@ def source_history_sql() -> str:
     that says whether its month's history is complete. A row marked complete must have none."""
     tag = project_vars()["renewal_order_tag"].lower()
     return f"""
-with tagged as (
-    select cast(json_extract_string(record, '$.id') as varchar) as order_id,
-           {local_month("cast(json_extract_string(record, '$.created_at') as timestamptz)")} as month,
-           json_extract_string(record, '$.tags') as tags
-    from raw_shopify.orders
-    where contains(lower(record), '{tag}')
-      and coalesce(cast(json_extract_string(record, '$.test') as boolean), false) = false
+with tagged as (  -- one parse per record: a list of paths
+    select f[1] as order_id, {local_month("cast(f[2] as timestamptz)")} as month, f[3] as tags
+    from (select json_extract_string(record, ['$.id', '$.created_at', '$.tags', '$.test']) as f
+          from raw_shopify.orders where contains(lower(record), '{tag}'))
+    where coalesce(cast(f[4] as boolean), false) = false
 ),
 renewal_orders as (
     select order_id, month from tagged
     where list_contains(list_transform(string_split(tags, ','), lambda t: lower(trim(t))), '{tag}')
 ),
 linked as (
-    select json_extract_string(record, '$.external_order_id.ecommerce') as order_id from raw_recharge.charges
-    where lower(trim(json_extract_string(record, '$.type'))) = 'recurring'
+    select f[3] as order_id
+    from (select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
+          from raw_recharge.charges)
+    where lower(trim(f[1])) = 'recurring' and f[3] is not null
     union
-    select json_extract_string(record, '$.external_order_id.ecommerce') from raw_recharge.orders
-    where lower(trim(json_extract_string(record, '$.type'))) = 'recurring'
-      and lower(trim(json_extract_string(record, '$.status'))) = 'success'
+    select f[3]
+    from (select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
+          from raw_recharge.orders)
+    where lower(trim(f[1])) = 'recurring' and lower(trim(f[2])) = 'success' and f[3] is not null
 ),
 gaps as (
     select month, count(*) as renewal_orders_unaccounted
-    from renewal_orders where order_id not in (select order_id from linked where order_id is not null)
+    from renewal_orders as r where not exists (select 1 from linked as l where l.order_id = r.order_id)
     group by month
 ),
 flagged as (

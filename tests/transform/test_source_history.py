@@ -101,6 +101,21 @@ def test_a_first_backfill_behind_a_short_recharge_window_equals_the_answer_key(t
     assert incomplete_months(warehouse) == {mart: set() for mart in FLAGGED}
 
 
+def test_behind_the_window_an_incremental_day_equals_a_full_refresh(tiny, data_dir):
+    """A day later the window hides another day of paid charges; the warehouse already holds them (they win over
+    their orders), and new orders rebuild only their own charges: incremental and full builds agree."""
+    pull_and_build(tiny, recharge_retention_days=SHORT_RETENTION_DAYS)
+    clock = pull_and_build(tiny, advance_days=1, recharge_retention_days=SHORT_RETENTION_DAYS)
+    warehouse = data_dir / "warehouse.duckdb"
+    renewals = "SELECT * EXCLUDE (inputs_load_id) FROM intermediate.int_renewals_scheduled ORDER BY charge_id"
+    marts = "SELECT * FROM marts.winback_cohorts ORDER BY renewal_month"
+    incremental = (query(warehouse, renewals), query(warehouse, marts))
+    run_dbt("build", as_of=from_us(clock).isoformat(), full_refresh=True, quiet=True)
+    full = (query(warehouse, renewals), query(warehouse, marts))
+    assert incremental == full
+    assert_equal_to_answer_key(warehouse, AnswerKey(tiny, as_of=clock))
+
+
 def test_a_warehouse_built_before_the_source_history_columns_catches_up_without_a_full_refresh(tiny, data_dir):
     """An existing warehouse (first backfilled behind the window by the previous version) holds the Recharge
     orders staged without the fields renewals are rebuilt from: the next ordinary build must re-stage them and
