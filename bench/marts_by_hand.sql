@@ -80,7 +80,9 @@ typed AS (
 SELECT * EXCLUDE (local_at), cast(local_at AS DATE) AS order_date, strftime(local_at, '%Y-%m') AS order_month
 FROM (SELECT *, timezone('America/Chicago', order_at) AS local_at FROM typed);
 
--- Recurring charges are all any mart needs from Recharge charges (renewals and renewal orders).
+-- Recurring charges are all any mart needs from Recharge charges (renewals and renewal orders). Where the
+-- warehouse holds no charge (the API hides one 90 days after payment), a successful one is rebuilt from its
+-- Recharge order: the UTC date of its scheduled_at (midnight UTC), processed_at, the Shopify order (§5).
 CREATE OR REPLACE TEMP TABLE charges AS
 WITH parsed AS MATERIALIZED (
     SELECT json_extract_string(record, ['$.id', '$.type', '$.status', '$.customer.email',
@@ -96,9 +98,32 @@ SELECT
     cast(f[6] AS DATE) AS scheduled_on,
     cast(f[7] AS TIMESTAMPTZ) AS processed_at,
     cast(f[8] AS INTEGER) AS charge_attempts,
-    cast(f[9] AS BIGINT) AS shopify_order_id
+    cast(f[9] AS BIGINT) AS shopify_order_id,
+    false AS is_rebuilt
 FROM parsed
 WHERE code(f[2]) = 'recurring';
+
+INSERT INTO charges
+WITH parsed AS MATERIALIZED (
+    SELECT json_extract_string(record, ['$.id', '$.charge.id', '$.customer.email',
+        '$.customer.external_customer_id.ecommerce', '$.type', '$.status', '$.scheduled_at', '$.processed_at',
+        '$.external_order_id.ecommerce']) AS f
+    FROM raw_recharge.orders
+)
+SELECT
+    cast(f[2] AS BIGINT),
+    arg_min(f[3], (cast(f[8] AS TIMESTAMPTZ), cast(f[1] AS BIGINT))),
+    arg_min(cast(f[4] AS BIGINT), (cast(f[8] AS TIMESTAMPTZ), cast(f[1] AS BIGINT))),
+    'success',
+    arg_min(cast(cast(f[7] AS TIMESTAMPTZ) AS DATE), (cast(f[8] AS TIMESTAMPTZ), cast(f[1] AS BIGINT))),
+    min(cast(f[8] AS TIMESTAMPTZ)),
+    NULL,
+    arg_min(cast(f[9] AS BIGINT), (cast(f[8] AS TIMESTAMPTZ), cast(f[1] AS BIGINT))),
+    true
+FROM parsed
+WHERE code(f[5]) = 'recurring' AND code(f[6]) = 'success' AND f[2] IS NOT NULL
+  AND cast(f[2] AS BIGINT) NOT IN (SELECT charge_id FROM charges)
+GROUP BY cast(f[2] AS BIGINT);
 
 -- Shopify orders created by a successful recurring charge (Recharge orders carry the same link and
 -- outlive the charges' 90-day API limit).
@@ -378,7 +403,8 @@ outcomes AS (
         d.scheduled_at,
         d.next_scheduled_at,
         d.dunning_ends_at,
-        c.status = 'error' OR (c.status = 'success' AND c.charge_attempts > 1) AS is_failed,
+        CASE WHEN c.is_rebuilt THEN c.processed_at >= local_midnight(cast(c.scheduled_on + to_days(1) AS DATE))
+             ELSE c.status = 'error' OR (c.status = 'success' AND c.charge_attempts > 1) END AS is_failed,
         coalesce(c.status = 'success' AND c.processed_at <= d.dunning_ends_at, false) AS is_paid_by_dunning_end
     FROM charges AS c
     INNER JOIN renewal_days AS d USING (scheduled_on)
@@ -496,6 +522,16 @@ bounds AS (SELECT cast(min(month) || '-01' AS DATE) AS first, cast(max(month) ||
 SELECT strftime(m, '%Y-%m') AS month, cast(m AS DATE) AS month_start
 FROM bounds, unnest(generate_series(first, last, INTERVAL 1 MONTH)) AS g(m)
 WHERE first IS NOT NULL;
+
+-- §5 source history: a month is complete when every Shopify renewal order (var renewal_order_tag, Subscription
+-- Recurring Order) created in it has
+-- a renewal (held or rebuilt charge) behind it.
+CREATE OR REPLACE TEMP TABLE history AS
+SELECT o.order_month AS month, false AS source_history_complete
+FROM orders AS o
+WHERE list_contains(list_transform(string_split(o.tags, ','), lambda t: lower(trim(t))), 'subscription recurring order')
+  AND o.order_id NOT IN (SELECT shopify_order_id FROM charges WHERE shopify_order_id IS NOT NULL)
+GROUP BY o.order_month;
 
 CREATE OR REPLACE TABLE hand.carrier_claims_monthly AS
 WITH parsed AS MATERIALIZED (
@@ -688,6 +724,7 @@ SELECT
     l.line,
     cast(CASE WHEN ci.month IS NOT NULL THEN coalesce(cl.amount, 0) ELSE coalesce(oa.amount, 0) END
          AS DECIMAL(18, 2)) AS amount,
+    ci.month IS NOT NULL OR coalesce(h.source_history_complete, true) AS source_history_complete,
     ci.month IS NOT NULL AS is_closed,
     ci.closed_at,
     coalesce(ci.rule_version, 'v2') AS rule_version
@@ -695,7 +732,8 @@ FROM month_list AS m
 CROSS JOIN lines AS l
 LEFT JOIN closed_month_info AS ci ON ci.month = m.month
 LEFT JOIN closed AS cl ON cl.month = m.month AND cl.line = l.line
-LEFT JOIN open_amounts AS oa ON oa.month = m.month AND oa.line = l.line;
+LEFT JOIN open_amounts AS oa ON oa.month = m.month AND oa.line = l.line
+LEFT JOIN history AS h ON h.month = m.month;
 
 CREATE OR REPLACE TABLE hand.cs_pnl_monthly_wide AS
 SELECT
@@ -712,6 +750,7 @@ SELECT
     any_value(amount) FILTER (WHERE line = 'refund_replacement_charge') AS refund_replacement_charge,
     any_value(amount) FILTER (WHERE line = 'net_contribution') AS net_contribution,
     any_value(amount) FILTER (WHERE line = 'net_contribution') > 0 AS is_profit_center,
+    any_value(source_history_complete) AS source_history_complete,
     any_value(is_closed) AS is_closed,
     any_value(closed_at) AS closed_at,
     any_value(rule_version) AS rule_version
@@ -848,7 +887,7 @@ cohorts AS (
     GROUP BY r.renewal_month
 )
 SELECT
-    renewal_month,
+    cohorts.renewal_month,
     renewals,
     failed,
     recovered_by_dunning,
@@ -857,8 +896,10 @@ SELECT
     saved,
     ratio(saved, cohort_size) AS save_rate,
     recovered_revenue,
-    retained_revenue_90d
-FROM cohorts;
+    retained_revenue_90d,
+    coalesce(h.source_history_complete, true) AS source_history_complete
+FROM cohorts
+LEFT JOIN history AS h ON h.month = cohorts.renewal_month;
 
 CREATE OR REPLACE TABLE hand.dim_customers AS
 WITH customers AS (

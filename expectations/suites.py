@@ -8,7 +8,8 @@ datasource is broken on DuckDB). Money stays exact: DECIMAL columns arrive as `D
   allowed values, timestamps that must be plausible, money the vendor guarantees non-negative); the
   SQL and the expectations are generated from it. Finance inputs are typed tables with a few checks.
 - Mart suites: a query and its checks per property (the P&L identity, rates, funnel order, month
-  coverage, attributed revenue within the ledger, reconciliation with the raw layer).
+  coverage, attributed revenue within the ledger, reconciliation with the raw layer, source history: a month
+  marked complete reconciles its renewals with the Shopify renewal orders).
 """
 
 from __future__ import annotations
@@ -493,6 +494,49 @@ def amount_datasets() -> tuple[Dataset, ...]:
     )  # fmt: skip
 
 
+def source_history_sql() -> str:
+    """§5 Source history, reconciled from the raw JSON (sharing no SQL with dbt): per store-local month, the Shopify
+    renewal orders (tagged by Recharge) that no Recharge charge or Recharge order links to, beside each mart row
+    that says whether its month's history is complete. A row marked complete must have none."""
+    tag = project_vars()["renewal_order_tag"].lower()
+    return f"""
+with tagged as (  -- one parse per record: a list of paths
+    select f[1] as order_id, {local_month("cast(f[2] as timestamptz)")} as month, f[3] as tags
+    from (select json_extract_string(record, ['$.id', '$.created_at', '$.tags', '$.test']) as f
+          from raw_shopify.orders where contains(lower(record), '{tag}'))
+    where coalesce(cast(f[4] as boolean), false) = false
+),
+renewal_orders as (
+    select order_id, month from tagged
+    where list_contains(list_transform(string_split(tags, ','), lambda t: lower(trim(t))), '{tag}')
+),
+linked as (
+    select f[3] as order_id
+    from (select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
+          from raw_recharge.charges)
+    where lower(trim(f[1])) = 'recurring' and f[3] is not null
+    union
+    select f[3]
+    from (select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
+          from raw_recharge.orders)
+    where lower(trim(f[1])) = 'recurring' and lower(trim(f[2])) = 'success' and f[3] is not null
+),
+gaps as (
+    select month, count(*) as renewal_orders_unaccounted
+    from renewal_orders as r where not exists (select 1 from linked as l where l.order_id = r.order_id)
+    group by month
+),
+flagged as (
+    select 'marts.winback_cohorts' as mart, renewal_month as month, source_history_complete from marts.winback_cohorts
+    union all
+    select 'marts.cs_pnl_monthly_wide', month, source_history_complete from marts.cs_pnl_monthly_wide
+)
+select f.mart, f.month, f.source_history_complete,
+       coalesce(g.renewal_orders_unaccounted, 0) as renewal_orders_unaccounted
+from flagged as f left join gaps as g using (month)
+"""
+
+
 def mart_datasets() -> tuple[Dataset, ...]:
     to_cent = "mart total = raw source total, to the cent"
     return (
@@ -535,6 +579,15 @@ def mart_datasets() -> tuple[Dataset, ...]:
             ("measure", "month"), (equal("mart_total", "raw_total", to_cent),),
         ),
         *amount_datasets(),
+        Dataset(
+            "marts.source_history", "marts", "marts vs raw (renewal orders per month)", source_history_sql(),
+            ("mart", "month"),
+            (not_null("source_history_complete"),
+             in_set("renewal_orders_unaccounted", (0,),
+                    "a month published as complete has a renewal (Recharge charge or order) behind every Shopify"
+                    " renewal order created in it (§5 Source history)",
+                    row_condition=("source_history_complete", True))),
+        ),
     )  # fmt: skip
 
 

@@ -129,6 +129,16 @@ def close_month(month: str, by: str | None = None, warehouse: Path | None = None
         rows = con.execute("SELECT count(*) FROM marts.cs_pnl_monthly WHERE month = ?", [month]).fetchall()[0][0]
         if not rows:
             raise CloseError(f"{month} has no P&L rows in marts.cs_pnl_monthly (run dbt build first)")
+        # a closed month is frozen for good: one short of renewals it cannot see must not be (§5 Source history)
+        incomplete = con.execute(
+            "SELECT count(*) FROM marts.cs_pnl_monthly_wide WHERE month = ? AND NOT source_history_complete", [month]
+        ).fetchall()[0][0]
+        if incomplete:
+            raise CloseError(
+                f"{month} cannot be closed: its source history is incomplete (Shopify renewal orders with no Recharge"
+                " charge or order behind them, business rules §5); load the missing Recharge history, rebuild, then"
+                " close"
+            )
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(

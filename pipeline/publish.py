@@ -203,6 +203,20 @@ def stage(warehouse: Path, out: Path, token: str, staged: list[Path], timings: d
     return tmp_db, rows
 
 
+def incomplete_months(db: Path) -> list[str]:
+    """The months the staged marts mark `source_history_complete = false` (business rules §5)."""
+    from pipeline.report import incomplete_history
+
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        tables = {
+            n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
+        }
+        return incomplete_history(con, tables)
+    finally:
+        con.close()
+
+
 def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = None, *, report: bool = True) -> dict:
     """Publish every table of the warehouse's `marts` schema; returns paths, tables, row counts and timings.
 
@@ -240,6 +254,7 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
             "database": str(out / DB_NAME),
             "report": str(out / REPORT_NAME) if report else None,
             "tables": {n: {"rows": c, "parquet": str(out / "parquet" / f"{n}.parquet")} for n, c in rows.items()},
+            "source_history_incomplete": incomplete_months(tmp_db),  # §5: marked, published, never as final
             "timings": {**timings, "total_s": round(time.monotonic() - began, 3)},
         }
         manifest_tmp = out / (MANIFEST_NAME + token)
@@ -272,6 +287,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"    {name:<32} {info['rows']:>10,} rows")
     print(f"    duckdb   {result['database']} (storage {BI_STORAGE_VERSION}, read-only for BI)")
     print(f"    parquet  {Path(result['database']).parent / 'parquet'}/<mart>.parquet")
+    if incomplete := result["source_history_incomplete"]:
+        print(f"    WARNING  incomplete source history (§5): {', '.join(incomplete)} are short and marked so")
     if result["report"]:
         print(f"    report   {result['report']}")
     print(f"    manifest {result['manifest']}")

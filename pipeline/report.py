@@ -165,6 +165,26 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return con.execute(sql).fetchall()  # fetch everything: DuckDB 2.0 refuses new work on an unfinished result
 
 
+def incomplete_history(con: duckdb.DuckDBPyConnection, tables: set[str]) -> list[str]:
+    """Months a mart marks `source_history_complete = false` (business rules §5): their renewals are short."""
+    months: set[str] = set()
+    for mart, column in (("cs_pnl_monthly_wide", "month"), ("winback_cohorts", "renewal_month")):
+        if mart in tables:
+            months.update(m for (m,) in query(con, f"SELECT {column} FROM {mart} WHERE NOT source_history_complete"))
+    return sorted(months)
+
+
+def history_notice(months: Sequence[str]) -> str:
+    if not months:
+        return ""
+    return (
+        f'<p class="warn"><strong>Incomplete source history: {escape(", ".join(months))}.</strong> Recharge no longer '
+        "serves those months' paid renewals and their Recharge orders are missing too, so renewals, the win-back "
+        "cohort and win-back revenue of those months are short. They are marked, not final, and cannot be closed "
+        "until the missing history is loaded.</p>"
+    )
+
+
 def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     if "cs_pnl_monthly" not in tables:
         return "<p>The P&amp;L mart is not published.</p>"
@@ -189,6 +209,10 @@ def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     rows.append(
         ["profit center?"]
         + [f'<span class="dot" style="background:{c}"></span>{"yes" if c == GREEN else "no"}' for c, _ in markers]
+    )
+    incomplete = incomplete_history(con, tables)
+    rows.append(
+        ["source history complete?"] + ['<span class="warn">no</span>' if m in incomplete else "yes" for m in months]
     )
     return (
         "<p>Net contribution per store-local month (green: the CS department was a profit center that month).</p>"
@@ -241,7 +265,17 @@ def winback_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
         fmt=count,
         title="Win-back cohorts by renewal month",
     )
-    rows = [[escape(r[0]), *(count(v) for v in r[1:7]), rate(r[7]), money(r[8]), money(r[9])] for r in cohorts]
+    incomplete = incomplete_history(con, tables)
+    rows = [
+        [
+            escape(r[0]) + (' <span class="warn">(incomplete history)</span>' if r[0] in incomplete else ""),
+            *(count(v) for v in r[1:7]),
+            rate(r[7]),
+            money(r[8]),
+            money(r[9]),
+        ]
+        for r in cohorts
+    ]
     headers = ["renewal month", "renewals", "failed", "recovered by dunning", "cohort", "contacted", "saved"]
     return (
         "<p>Failed renewals still unpaid when dunning ended (the cohort), those CS contacted and those it saved; "
@@ -289,6 +323,7 @@ th{background:#f5f5f5} .chart{display:block;max-width:100%;height:auto;margin:8p
 .chart text{font:11px system-ui,sans-serif;fill:#333} .chart .label{font-weight:600;font-size:12px}
 .chart .grid{stroke:#eee} .chart .zero{stroke:#555}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:5px}
+.warn{color:#c62828}
 """
 
 
@@ -298,6 +333,7 @@ def render_report(published_db: Path | str, *, published_at: str | None = None, 
     con = duckdb.connect(str(published_db), read_only=True)
     try:
         tables = {name for (name,) in query(con, "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'")}
+        notice = history_notice(incomplete_history(con, tables))
         sections = [
             ("pnl", "Monthly CS P&amp;L", pnl_section(con, tables)),
             ("funnels", "Campaign funnels", funnel_section(con, tables)),
@@ -315,7 +351,7 @@ def render_report(published_db: Path | str, *, published_at: str | None = None, 
         "<h1>Customer service as a profit center</h1>\n"
         f'<p class="meta">Published {escape(when)} from the marts in {escape(name or Path(published_db).name)}. '
         "Amounts in the reporting currency.</p>\n"
-        f"{body}\n</body></html>\n"
+        f"{notice}{body}\n</body></html>\n"
     )
 
 

@@ -61,6 +61,20 @@ def main(argv: list[str] | None = None) -> None:
     except InvalidInstant as e:
         parser.error(str(e))  # a usage error: exit 2
     run_pipeline(datetime.fromisoformat(end) if end else None, start, end, as_of or end)
+    warn_incomplete_history()
+
+
+def warn_incomplete_history() -> None:
+    """Name the published months whose source history is incomplete (business rules §5): short, marked so."""
+    from pipeline.publish import incomplete_months, published_db_path
+
+    published = published_db_path()
+    if published.exists() and (months := incomplete_months(published)):
+        print(
+            f"WARNING: incomplete source history for {', '.join(months)}: Shopify renewal orders there have no"
+            " Recharge charge or order behind them, so renewals, the win-back cohort and win-back revenue are short"
+            " (published with source_history_complete = false; such a month cannot be closed)"
+        )
 
 
 if __name__ == "__main__":

@@ -139,7 +139,12 @@ def publish() -> dict:
     from pipeline.publish import publish as publish_marts
 
     result = publish_marts()
-    return {"database": result["database"], "report": result["report"], "rows": result["rows"]}
+    return {
+        "database": result["database"],
+        "report": result["report"],
+        "rows": result["rows"],
+        "source_history_incomplete": result["source_history_incomplete"],
+    }
 
 
 def close_previous_month(logical_date: str) -> dict:

@@ -95,6 +95,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         faults=args.faults,
         rate_limits=args.rate_limits == "on",
         recharge_retention_days=args.recharge_retention_days,
+        recharge_withheld_order_months=tuple(m for m in args.recharge_withheld_order_months.split(",") if m),
         host=args.host,
         public_host=args.public_host,
         ports=ports,
@@ -148,6 +149,11 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=90,
         help="Recharge hides successful charges processed longer ago than this (0 = never)",
+    )
+    p.add_argument(
+        "--recharge-withheld-order-months",
+        default="",
+        help="YYYY-MM[,...]: Recharge orders scheduled in these months (UTC) are not served either (§5 source history)",
     )
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (0.0.0.0 inside a container network)")
     p.add_argument("--public-host", help="host name clients use, in the printed connections (default: --host)")

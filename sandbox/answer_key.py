@@ -525,15 +525,16 @@ class AnswerKey:
                 - row["refund_replacement_charge"]
             )
             row["is_profit_center"] = row["net_contribution"] > 0
+            row["source_history_complete"] = True  # §5: the simulation holds every renewal
             out.append(row)
         return out
 
     def cs_pnl_long(self) -> list[dict]:
         return [
-            {"month": row["month"], "line": k, "amount": v}
+            {"month": row["month"], "line": k, "amount": v, "source_history_complete": row["source_history_complete"]}
             for row in self.cs_pnl_wide()
             for k, v in row.items()
-            if k not in ("month", "is_profit_center")
+            if k not in ("month", "is_profit_center", "source_history_complete")
         ]
 
     def campaign_performance(self) -> list[dict]:
@@ -640,6 +641,7 @@ class AnswerKey:
                     "save_rate": ratio(int(row["saved"]), int(row["cohort_size"])),
                     "recovered_revenue": row["recovered_revenue"],
                     "retained_revenue_90d": row["retained_revenue_90d"],
+                    "source_history_complete": True,  # §5: the simulation holds every renewal
                 }
             )
         return out

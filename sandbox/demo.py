@@ -37,7 +37,7 @@ def run_demo(sim: Path) -> None:
     from sandbox.pull import connections_of
     from sandbox.verify import compare
 
-    with Sandbox(sim, faults="none", rate_limits=False, recharge_retention_days=0) as box:
+    with Sandbox(sim, faults="none", rate_limits=False) as box:
         step("sandbox emulators on loopback")
         for vendor, url in box.urls.items():
             print(f"    {vendor:<10} {url}")
@@ -72,6 +72,13 @@ def show_marts(warehouse: Path) -> None:
         cur = con.execute("SELECT * EXCLUDE (rule_version, closed_at) FROM marts.cs_pnl_monthly_wide ORDER BY month")
         cols = [d[0] for d in cur.description]
         wide = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+        incomplete = [
+            m
+            for (m,) in con.execute("""
+                SELECT month FROM marts.cs_pnl_monthly_wide WHERE NOT source_history_complete
+                UNION SELECT renewal_month FROM marts.winback_cohorts WHERE NOT source_history_complete ORDER BY 1
+            """).fetchall()
+        ]
         funnel = con.execute("""
             SELECT campaign, sum(contacted), sum(replied), sum(converted_orders), sum(revenue), sum(gross_margin)
             FROM marts.campaign_performance_monthly GROUP BY campaign, campaign_priority ORDER BY campaign_priority
@@ -83,6 +90,12 @@ def show_marts(warehouse: Path) -> None:
     for c in cols[1:]:
         cells = "".join(f"{('yes' if r[c] else 'no') if isinstance(r[c], bool) else f'{r[c]:,.2f}':>12}" for r in wide)
         print(f"    {c:<26}{cells}")
+    if incomplete:  # §5 Source history: short months must not pass for final ones
+        print(
+            f"    WARNING: incomplete source history for {', '.join(incomplete)}: Recharge no longer serves those"
+            " months' paid renewals and their Recharge orders are missing; renewals, the win-back cohort and"
+            " win-back revenue there are short (source_history_complete = false; such a month cannot be closed)"
+        )
     step("campaigns over the whole period (marts.campaign_performance_monthly)")
     print(f"    {'campaign':<10}{'contacted':>11}{'replied':>10}{'converted':>11}{'revenue':>14}{'margin':>14}")
     for name, contacted, replied, converted, revenue, margin in funnel:

@@ -64,14 +64,20 @@ def clock_iso(box: Sandbox) -> str:
 
 
 def pull_and_build(
-    sim: Path, *, advance_days: float = 0, variables: dict | None = None, full_refresh: bool = False
+    sim: Path,
+    *,
+    advance_days: float = 0,
+    variables: dict | None = None,
+    full_refresh: bool = False,
+    **sandbox_options: object,
 ) -> int:
     """Pull the sandbox (and again after moving its clock on by `advance_days`, if any), then run one
-    `dbt build` as of the sandbox clock. Returns that clock (µs)."""
+    `dbt build` as of the sandbox clock. Returns that clock (µs). The emulators run with their defaults
+    (Recharge's 90-day window on, as a real store's API), or with `sandbox_options` (Sandbox arguments)."""
     from pipeline.dbt import run_dbt
     from sandbox.calendar import DAY, from_us
 
-    with Sandbox(sim, faults="none", rate_limits=False, recharge_retention_days=0) as box:
+    with Sandbox(sim, **{"faults": "none", "rate_limits": False, **sandbox_options}) as box:
         pull(box, sim)
         if advance_days:
             box.advance(advance_days * DAY / 1_000_000)

@@ -36,7 +36,7 @@ def up(sim: Path) -> None:
 
     ensure_manifest()  # the transform DAG renders its dbt models from it
     with (
-        Sandbox(sim, faults="none", rate_limits=True, recharge_retention_days=0) as box,
+        Sandbox(sim, faults="none", rate_limits=True) as box,
         connections_of(box, unthrottled=False),
     ):
         subprocess.run([airflow, "db", "migrate"], check=True)

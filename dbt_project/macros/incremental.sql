@@ -1,10 +1,12 @@
 {#- The raw rows an incremental staging model reads: all on a full refresh, else only those whose load_id is
     above the highest here. Every load stamps the rows it writes with an increasing `load_id` (ingest/load.py),
     so no lookback is needed: a late load of an old extract still gets a new load_id. Raw keeps one version
-    per key, so a merge by key is exact. A table from before load_id re-reads everything once. -#}
-{% macro raw_since_last_run(source_name, table_name) -%}
+    per key, so a merge by key is exact. A table from before load_id, or without a column named in `needs` (a
+    column added since), re-reads everything once. -#}
+{% macro raw_since_last_run(source_name, table_name, needs=[]) -%}
     select * from {{ source(source_name, table_name) }}
-    {%- if is_incremental() and 'load_id' in (adapter.get_columns_in_relation(this) | map(attribute='name') | list) %}
+    {%- set have = adapter.get_columns_in_relation(this) | map(attribute='name') | list if is_incremental() else [] %}
+    {%- if is_incremental() and (['load_id'] + needs) | reject('in', have) | list | length == 0 %}
     where load_id > (select coalesce(max(load_id), 0) from {{ this }})
     {%- endif %}
 {%- endmacro %}

@@ -8,6 +8,9 @@
     the date and month from it: each conversion is a time zone lookup. -#}
 {% macro local_timestamp(ts) -%} timezone('{{ var("store_timezone") }}', {{ ts }}) {%- endmacro %}
 
+{#- The UTC calendar date of an instant (Recharge sends an order's scheduled date as midnight UTC of it) -#}
+{% macro utc_date(ts) -%} cast(timezone('UTC', {{ ts }}) as date) {%- endmacro %}
+
 {% macro local_date(ts) -%} cast({{ local_timestamp(ts) }} as date) {%- endmacro %}
 
 {#- 'YYYY-MM' of the store-local calendar month of an instant -#}

@@ -4,6 +4,8 @@ Token + version headers (a missing or other X-Recharge-Version gets 426: we pin 
 emulate a store default); keyed envelopes with next_cursor/previous_cursor; filters only on the first
 request (a cursor with any other parameter but limit is a 422); 429 without Retry-After; charges
 settled more than `retention_days` ago are no longer returned (the 2025-03 90-day limit).
+`withheld_order_months` (UTC 'YYYY-MM' of an order's scheduled date) hides those Recharge orders too: a store
+whose old orders are gone as well, for the tests of business-rules §5 "Source history".
 """
 
 from __future__ import annotations
@@ -162,9 +164,10 @@ class Recharge(Vendor):
     bucket_size, leak_per_s, window_s = 40.0, 2.0, 20.0
     bad_param_status = 422
 
-    def __init__(self, folder: Path, token: str, retention_days: int = 90):
+    def __init__(self, folder: Path, token: str, retention_days: int = 90, withheld_order_months: tuple[str, ...] = ()):
         super().__init__()
         self.token, self.retention_days = token, retention_days
+        self.withheld_order_months = np.array(sorted(withheld_order_months), dtype="datetime64[M]")
         sorts = ("id", "v_from")
         charges = load_table(folder, "recharge_charges")
         # last_charge_attempt: the payment time, or the failed attempt's time (that version's update).
@@ -235,6 +238,7 @@ class Recharge(Vendor):
                     "processed_at_min": at_least("processed_at", parse_ts),
                     "processed_at_max": at_most("processed_at", parse_ts),
                 },
+                always=self.withheld_orders,
             ),
         }
         self.routes = [
@@ -255,6 +259,17 @@ class Recharge(Vendor):
 
         def keep(ix: Index, rows: np.ndarray, _: int) -> np.ndarray:
             return ~(np.isin(ix.cols["status"][rows], settled) & (ix.cols["processed_at"][rows] < cutoff))
+
+        return [("mask", keep)]
+
+    def withheld_orders(self, clock: int) -> list:
+        """Orders whose scheduled date (UTC) falls in a withheld month are not served (none by default)."""
+        if not len(self.withheld_order_months):
+            return []
+
+        def keep(ix: Index, rows: np.ndarray, _: int) -> np.ndarray:
+            months = ix.cols["scheduled_at"][rows].astype("datetime64[us]").astype("datetime64[M]")
+            return ~np.isin(months, self.withheld_order_months)
 
         return [("mask", keep)]
 

@@ -56,6 +56,7 @@ class Sandbox:
         rate_limits: bool = True,
         ports: dict[str, int] | None = None,
         recharge_retention_days: int = 90,
+        recharge_withheld_order_months: tuple[str, ...] = (),
         slow_seconds: float = 2.0,
         seed: int = 0,
         load_threads: int = 2,
@@ -77,7 +78,12 @@ class Sandbox:
         self.control = Control(int(manifest["clock_us"]), faults, rate_limits, slow_seconds)
         makers = {
             "gorgias": lambda: Gorgias(self.folder, key or secrets.token_hex(20)),
-            "recharge": lambda: Recharge(self.folder, key or "sk_" + secrets.token_hex(24), recharge_retention_days),
+            "recharge": lambda: Recharge(
+                self.folder,
+                key or "sk_" + secrets.token_hex(24),
+                recharge_retention_days,
+                recharge_withheld_order_months,
+            ),
             "shopify": lambda: Shopify(self.folder, key or "shpat_" + secrets.token_hex(16)),
             "easypost": lambda: EasyPost(self.folder, key or "EZAK" + secrets.token_hex(24)),
         }

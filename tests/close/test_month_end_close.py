@@ -25,7 +25,7 @@ def query(warehouse: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 def lines(warehouse: Path, relation: str, month: str) -> dict[str, Decimal]:
     if relation.endswith("computed"):
-        amounts = "COLUMNS(* EXCLUDE (month, is_profit_center, rule_version))"
+        amounts = "COLUMNS(* EXCLUDE (month, is_profit_center, source_history_complete, rule_version))"
         sql = f"UNPIVOT {relation} ON {amounts} INTO NAME line VALUE amount"
         return dict(query(warehouse, f"SELECT line, amount FROM ({sql}) WHERE month = ?", [month]))
     return dict(query(warehouse, f"SELECT line, amount FROM {relation} WHERE month = ?", [month]))

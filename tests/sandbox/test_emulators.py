@@ -561,6 +561,19 @@ def test_recharge_hides_settled_charges_older_than_the_retention(tiny):
         assert Api(off).recharge(f"/charges/{hidden}").json()["charge"]["id"] == hidden
 
 
+def test_recharge_withholds_the_orders_of_chosen_months_and_serves_the_rest(tiny):
+    """The knob behind the incomplete-history tests (business rules §5): orders whose scheduled date (UTC) falls
+    in a withheld month are not served, by list or by id; every other order is."""
+    with Sandbox(tiny, rate_limits=False, recharge_withheld_order_months=("2026-01",)) as sb:
+        orders = visible(tiny, "recharge_orders", sb.clock_us)
+        month = {i: datetime.fromtimestamp(r["scheduled_at"] / US, UTC).strftime("%Y-%m") for i, r in orders.items()}
+        withheld = {i for i, m in month.items() if m == "2026-01"}
+        assert withheld and len(withheld) < len(orders)
+        served, _ = Api(sb).all_recharge("/orders", limit=250)
+        assert set(ids(served)) == set(orders) - withheld
+        assert Api(sb).recharge(f"/orders/{min(withheld)}").status_code == 404
+
+
 # ---------------------------------------------------------------------------- wire formats
 def test_wire_formats_match_the_vendor_reference(api, tiny):
     clock = api.box.clock_us

@@ -1,7 +1,8 @@
 {#- The monthly CS P&L (§8) as the data says now, one row per store-local month: revenue per declared
     campaign (orders created in the month minus refunds of attributed orders booked in it), COGS of
     attributed orders, claims income, CS costs, the refund/replacement charge and the net contribution.
-    The published P&L (cs_pnl_monthly_wide) replaces closed months with their frozen rows (§9). -#}
+    The published P&L (cs_pnl_monthly_wide) replaces closed months with their frozen rows (§9).
+    source_history_complete (§5): false when a Shopify renewal order of the month has no renewal behind it. -#}
 {%- set declared = campaigns() %}
 with months as (select month from {{ ref('int_months_spanned') }}),
 
@@ -75,7 +76,7 @@ profit as (
 )
 
 select
-    month,
+    profit.month,
     {%- for c in declared %}
     cast(revenue_{{ c.key }} as decimal(18, 2)) as revenue_{{ c.key }},
     {%- endfor %}
@@ -90,5 +91,7 @@ select
          - refund_replacement_charge as decimal(18, 2)) as net_contribution,
     gross_profit + carrier_claims_income - cost_staffing - cost_platform - cost_other
         - refund_replacement_charge > 0 as is_profit_center,
+    h.source_history_complete,
     '{{ var("rule_version") }}' as rule_version
 from profit
+left join {{ ref('int_renewal_history_reconciled') }} as h on h.month = profit.month

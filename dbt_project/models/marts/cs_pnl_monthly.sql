@@ -2,7 +2,8 @@
     months frozen as in cs_pnl_monthly_wide. -#}
 {%- set lines = pnl_lines() %}
 {%- for line in lines %}
-select month, {{ loop.index }} as line_order, '{{ line }}' as line, {{ line }} as amount, is_closed, closed_at,
+select month, {{ loop.index }} as line_order, '{{ line }}' as line, {{ line }} as amount,
+    source_history_complete, is_closed, closed_at,
     rule_version
 from {{ ref('cs_pnl_monthly_wide') }}
 {% if not loop.last %}union all{% endif %}

@@ -41,6 +41,8 @@ published as (
         case when cl.month is not null then cl.{{ line }}
              else coalesce(c.{{ line }}, 0) + coalesce(a.{{ line }}, 0) end as {{ line }},
         {%- endfor %}
+        -- a month closes only when its source history is complete (pipeline/close.py), and stays frozen
+        cl.month is not null or coalesce(c.source_history_complete, true) as source_history_complete,
         cl.month is not null as is_closed,
         cl.closed_at,
         coalesce(cl.rule_version, '{{ var("rule_version") }}') as rule_version
@@ -56,6 +58,7 @@ select
     cast({{ line }} as decimal(18, 2)) as {{ line }},
     {%- endfor %}
     net_contribution > 0 as is_profit_center,
+    source_history_complete,
     is_closed,
     closed_at,
     rule_version

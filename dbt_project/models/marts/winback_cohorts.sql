@@ -1,7 +1,9 @@
 {#- The win-back funnel per renewal month (§5), once dunning has ended: renewals, failed, recovered by
     dunning, the cohort still unpaid, contacted (a win-back touch after the renewal date and no later
     than the next renewal day), saved (an attributed win-back order won by one of those touches),
-    recovered revenue (that order) and retained revenue over the following days (informational). -#}
+    recovered revenue (that order) and retained revenue over the following days (informational).
+    source_history_complete (§5 Source history): false when a Shopify renewal order of the month has no renewal
+    behind it (its charge hidden by the API and its Recharge order missing): the month's figures are short. -#}
 with renewals as (
     select * from {{ ref('int_renewals_dunned') }} where is_dunning_over
 ),
@@ -83,7 +85,7 @@ cohorts as (
 )
 
 select
-    renewal_month,
+    cohorts.renewal_month,
     renewals,
     failed,
     recovered_by_dunning,
@@ -92,5 +94,7 @@ select
     saved,
     {{ ratio('saved', 'cohort_size') }} as save_rate,
     recovered_revenue,
-    retained_revenue_90d
+    retained_revenue_90d,
+    coalesce(h.source_history_complete, true) as source_history_complete
 from cohorts
+left join {{ ref('int_renewal_history_reconciled') }} as h on h.month = cohorts.renewal_month
