@@ -79,9 +79,12 @@ def test_dag_files_import_nothing_heavy_at_top_level():
 
 
 # Tasks that never open the warehouse, so they may run beside its writer: extraction talks to the vendor
-# and writes landing files only (ingest/extract.py); cosmos' per-model tasks report what the one `dbt build`
-# process (the producer, in the pool) did; an EmptyOperator does nothing.
-WAREHOUSE_FREE = {"extract": "_PythonDecoratedOperator", "*": ("DbtRunWatcherOperator", "EmptyOperator")}
+# and writes landing files only (ingest/extract.py); cosmos' per-model tasks (a model's run, its tests) report
+# what the one `dbt build` process (the producer, in the pool) did; an EmptyOperator does nothing.
+WAREHOUSE_FREE = {
+    "extract": "_PythonDecoratedOperator",
+    "*": ("DbtRunWatcherOperator", "DbtTestWatcherOperator", "EmptyOperator"),
+}
 
 
 def test_every_task_that_opens_the_warehouse_runs_in_the_writer_pool(tmp_path):
