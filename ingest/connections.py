@@ -34,17 +34,22 @@ class Connection:
 URI_FORM = "scheme://login:password@host:port/?extra"
 
 
+def _parse_json(conn_id: str, field: str, text: str) -> object:
+    """JSON text of a connection; an error names the connection, the field and the position, never the text."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConnectionConfigError(
+            f"connection '{conn_id}': {field} is not valid JSON (line {exc.lineno}, column {exc.colno})"
+        ) from None
+
+
 def _extra(conn_id: str, value: object) -> dict:
     """A connection's `extra`: a JSON object, or its text. Never echoed: it may hold a token."""
     if value is None or value == "":
         return {}
     if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise ConnectionConfigError(
-                f"connection '{conn_id}': extra is not valid JSON (line {exc.lineno}, column {exc.colno})"
-            ) from None
+        value = _parse_json(conn_id, "extra", value)
     if not isinstance(value, dict):
         raise ConnectionConfigError(f"connection '{conn_id}': extra must be a JSON object, not {type(value).__name__}")
     return value
@@ -52,12 +57,7 @@ def _extra(conn_id: str, value: object) -> dict:
 
 def _from_json(conn_id: str, raw: str) -> Connection:
     name = f"AIRFLOW_CONN_{conn_id.upper()}"
-    try:
-        d = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        raise ConnectionConfigError(
-            f"connection '{conn_id}': {name} is not valid JSON (line {exc.lineno}, column {exc.colno})"
-        ) from None
+    d = _parse_json(conn_id, name, raw)
     if not isinstance(d, dict):
         raise ConnectionConfigError(f"connection '{conn_id}': {name} must be a JSON object")
     host = d.get("host") or ""

@@ -40,3 +40,13 @@ def tiny_warehouse(tiny, tmp_path_factory) -> Path:
             mp.delenv(name, raising=False)
         pull_and_build(tiny)
     return data / "warehouse.duckdb"
+
+
+@pytest.fixture
+def tiny_warehouse_copy(tiny_warehouse, data_dir) -> Path:
+    """A copy of the session's tiny warehouse in this test's fresh DATA_DIR, for a test that changes it."""
+    import shutil
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(tiny_warehouse, data_dir / "warehouse.duckdb")
+    return data_dir / "warehouse.duckdb"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import duckdb
@@ -15,14 +14,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def warehouse(tiny_warehouse, tmp_path, monkeypatch) -> Path:
+def warehouse(tiny_warehouse_copy) -> Path:
     """Each test validates its own copy of the session's tiny warehouse."""
-    data = tmp_path / "data"
-    data.mkdir()
-    monkeypatch.setenv("DATA_DIR", str(data))
-    monkeypatch.delenv("WAREHOUSE_PATH", raising=False)
-    shutil.copy(tiny_warehouse, data / "warehouse.duckdb")
-    return data / "warehouse.duckdb"
+    return tiny_warehouse_copy
 
 
 def sql(warehouse: Path, *statements: str) -> list[tuple]:

@@ -19,13 +19,9 @@ IMG = "<img src=x onerror=document.body.dataset.imgRan=1>"
 
 
 @pytest.fixture
-def warehouse(tiny_warehouse, tmp_path, monkeypatch) -> Path:
-    data = tmp_path / "data"
-    data.mkdir()
-    monkeypatch.setenv("DATA_DIR", str(data))
-    monkeypatch.delenv("WAREHOUSE_PATH", raising=False)
-    shutil.copy(tiny_warehouse, data / "warehouse.duckdb")
-    return data / "warehouse.duckdb"
+def warehouse(tiny_warehouse_copy) -> Path:
+    """This test's own copy of the session's tiny warehouse."""
+    return tiny_warehouse_copy
 
 
 def dump_dom(browser: str, page: Path) -> str:
