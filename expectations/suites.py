@@ -498,17 +498,17 @@ def source_history_sql() -> str:
     """§5 Source history, reconciled from the raw JSON (sharing no SQL with dbt): per store-local month, the Shopify
     renewal orders (tagged by Recharge) that no Recharge charge or Recharge order links to, beside each mart row
     that says whether its month's history is complete. A row marked complete must have none."""
-    tag = project_vars()["renewal_order_tag"].lower()
+    tag = literal(project_vars()["renewal_order_tag"].lower())
     return f"""
 with tagged as (  -- one parse per record: a list of paths
     select f[1] as order_id, {local_month("cast(f[2] as timestamptz)")} as month, f[3] as tags
     from (select json_extract_string(record, ['$.id', '$.created_at', '$.tags', '$.test']) as f
-          from raw_shopify.orders where contains(lower(record), '{tag}'))
+          from raw_shopify.orders where contains(lower(record), {tag}))
     where coalesce(cast(f[4] as boolean), false) = false
 ),
 renewal_orders as (
     select order_id, month from tagged
-    where list_contains(list_transform(string_split(tags, ','), lambda t: lower(trim(t))), '{tag}')
+    where list_contains(list_transform(string_split(tags, ','), lambda t: lower(trim(t))), {tag})
 ),
 linked as (
     select f[3] as order_id

@@ -4,6 +4,7 @@ run id cannot name a file outside its landing folder. A scan keeps new code from
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import subprocess
@@ -33,21 +34,48 @@ def test_a_nul_character_is_refused():
         literal("a\x00b")
 
 
-# f-strings that put a value between single quotes ('{x}') or splice a Python repr ({x!r}) into SQL: a quote in
-# the value ends the literal. Only the lines listed here may do it, each with a value that is a code constant.
-SPLICE = re.compile(r"""f["'].*('\{[^}]+\}'|\{[^}]+!r\})""")
-# SQL keywords as this code base writes them (upper case), and the functions that take a path or a name
-SQL_WORDS = re.compile(r"\b(SELECT|FROM|COPY|ATTACH|INSERT|CREATE|DELETE|select|read_\w+|timezone|strftime|cast)\b")
+# f-strings (one line or many) that put a value between single quotes ('{x}') or splice a Python repr ({x!r})
+# into SQL: a quote in the value ends the literal. Read with the parser, so a triple-quoted query is seen whole.
+SQL_WORDS = re.compile(
+    r"\b(SELECT|FROM|COPY|ATTACH|INSERT|CREATE|DELETE|select|where|read_\w+|timezone|strftime|cast)\b"
+)
 SCANNED = ["ingest", "pipeline", "expectations", "dags", "bench", "sandbox"]
 
 
-def test_no_sql_splices_a_value_between_quotes():
+def quoted_splices(source: str) -> list[tuple[int, str]]:
+    """(line, expression) of each value an SQL f-string splices between quotes or as a repr."""
     found = []
-    for folder in SCANNED:
-        for path in sorted((REPO / folder).rglob("*.py")):
-            for n, line in enumerate(path.read_text().splitlines(), 1):
-                if SPLICE.search(line) and SQL_WORDS.search(line):
-                    found.append(f"{path.relative_to(REPO)}:{n}: {line.strip()}")
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.JoinedStr):
+            continue
+        parts = node.values
+        text = "".join(p.value if isinstance(p, ast.Constant) else "{}" for p in parts)
+        if not SQL_WORDS.search(text):
+            continue
+        for i, part in enumerate(parts):
+            if not isinstance(part, ast.FormattedValue):
+                continue
+            before = parts[i - 1].value if i > 0 and isinstance(parts[i - 1], ast.Constant) else ""
+            after = parts[i + 1].value if i + 1 < len(parts) and isinstance(parts[i + 1], ast.Constant) else ""
+            if part.conversion == ord("r") or (before.endswith("'") and after.startswith("'")):
+                found.append((part.lineno, ast.unparse(part.value)))
+    return found
+
+
+def test_the_scan_sees_splices_on_one_line_and_in_a_multi_line_query():
+    one = "q = f\"SELECT * FROM t WHERE a = '{value}'\""
+    many = 'q = f"""\nselect *\nfrom t\nwhere a = {value!r}\n"""'
+    assert quoted_splices(one) == [(1, "value")] and quoted_splices(many) == [(1, "value")]
+    assert quoted_splices('q = f"SELECT * FROM t WHERE a = {literal(value)}"') == []
+
+
+def test_no_sql_splices_a_value_between_quotes():
+    found = [
+        f"{path.relative_to(REPO)}:{line}: {expression}"
+        for folder in SCANNED
+        for path in sorted((REPO / folder).rglob("*.py"))
+        for line, expression in quoted_splices(path.read_text())
+    ]
     assert not found, "SQL built from a value between quotes; use ingest.sql.literal or a ? parameter:\n" + "\n".join(
         found
     )
