@@ -36,7 +36,7 @@ TOKEN_SECONDS = 86399
 ALL_SCOPES = ("read_orders", "read_all_orders", "read_customers")
 BUCKET_POINTS, RESTORE_PER_S = 2000.0, 100.0  # standard plan
 QUERY_COST = 10  # what the emulator charges for a bulk run or a poll (Shopify: about that)
-ROOT_RX = re.compile(r"\b(orders|customers)\s*\(")
+ROOT_RX = re.compile(r"^\s*\{\s*(orders|customers)\b")
 BOUND_RX = re.compile(r"updated_at\s*:\s*(>=|>|<=|<)\s*'([^']+)'")
 OLD_ORDERS = 60 * DAY
 BULK_FAULTS = ("failed", "expired", "canceled", "throttled")
