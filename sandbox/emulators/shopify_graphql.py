@@ -37,6 +37,7 @@ ALL_SCOPES = ("read_orders", "read_all_orders", "read_customers")
 BUCKET_POINTS, RESTORE_PER_S = 2000.0, 100.0  # standard plan
 QUERY_COST = 10  # what the emulator charges for a bulk run or a poll (Shopify: about that)
 ROOT_RX = re.compile(r"^\s*\{\s*(orders|customers)\b")
+INLINE_RX = re.compile(r'bulkOperationRunQuery\s*\(\s*query\s*:\s*"((?:[^"\\]|\\.)*)"')
 BOUND_RX = re.compile(r"updated_at\s*:\s*(>=|>|<=|<)\s*'([^']+)'")
 OLD_ORDERS = 60 * DAY
 BULK_FAULTS = ("failed", "expired", "canceled", "throttled")
@@ -277,7 +278,10 @@ class Admin:
         return json_response({"errors": [err], "extensions": {"cost": cost}})
 
     def _run(self, req: Request, m: dict, query: str, variables: dict, scopes: tuple, cost: dict) -> Response:
-        inner = variables.get("query") or query
+        inner = variables.get("query")
+        if inner is None:  # the bulk query inlined as a GraphQL string literal
+            lit = INLINE_RX.search(query)
+            inner = json.loads(f'"{lit[1]}"') if lit else ""
         root = ROOT_RX.search(inner)
         if root is None:
             return self._errors("the bulk query needs an orders or customers connection", None, cost)
