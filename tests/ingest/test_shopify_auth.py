@@ -80,3 +80,14 @@ def test_a_legacy_static_token_still_works(shop, tiny, monkeypatch):
     n = sum(len(p.records) for p in client.pages(customers, None, None))
     assert n == len(visible(tiny, "shopify_customers", shop.clock_us))
     assert "/admin/oauth/access_token" not in shop.stats()["shopify"]["paths"]
+
+
+def test_a_token_is_renewed_before_it_expires_without_a_refusal(shop):
+    """Ten minutes before its 24 hours end the token is replaced unprompted: no request is refused for it."""
+    client = ShopifyClient(get_connection("shopify_default"))
+    customers = next(ep for ep in client.endpoints if ep.entity == "customers")
+    credential = client.session.credential
+    for n, _ in enumerate(client.pages(customers, None, None)):
+        if n == 0:
+            credential._renew_at = time.monotonic()  # the first token has reached its renewal time
+    assert credential.grants == 2 and "401" not in shop.stats()["shopify"]["statuses"]
