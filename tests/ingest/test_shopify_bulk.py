@@ -7,6 +7,7 @@ Real HTTP to the emulator, the real extract run writing real landing files; the 
 from __future__ import annotations
 
 import json
+import logging
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -25,10 +26,13 @@ from tests.ingest.sandbox_truth import visible
 
 
 @pytest.fixture
-def shop(tiny, data_dir, monkeypatch):
+def shop(tiny, data_dir, monkeypatch, caplog):
+    caplog.set_level(logging.DEBUG)
     with Sandbox(tiny, faults="none", rate_limits=True) as box:
         monkeypatch.setenv("AIRFLOW_CONN_SHOPIFY_DEFAULT", box.connections()["shopify_default"])
         yield box
+        admin = box.vendors["shopify"].admin
+        assert admin.tokens and all(t not in caplog.text for t in [admin.client_secret, *admin.tokens])
 
 
 def extract(entity: str, run_id: str = "r1") -> tuple[ShopifyBulkClient, dict, dict[str, dict]]:
