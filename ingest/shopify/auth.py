@@ -19,13 +19,12 @@ import msgspec
 import urllib3
 
 from ingest.connections import Connection
-from ingest.http import AuthError, FatalHTTPError, VendorSession
+from ingest.http import AuthError, FatalHTTPError, Unreachable, VendorSession
 
 log = logging.getLogger(__name__)
 HEADER = "X-Shopify-Access-Token"
 SCOPES = ("read_orders", "read_all_orders", "read_customers")  # orders older than 60 days need read_all_orders
 RENEW_BEFORE_S = 600.0
-GRANT_TRIES = 4
 
 
 class MissingScope(AuthError):
@@ -59,6 +58,7 @@ class ClientCredentials:
         self.conn_id = conn.conn_id
         self._url = f"{conn.base_url}/admin/oauth/access_token"
         self._form = {"grant_type": "client_credentials", "client_id": conn.login, "client_secret": conn.password}
+        self._session = session  # its pool, timeouts, retry policy and counts: the grant is one of its requests
         self._pool, self._timeout, self._stats = session.pool, session.timeout, session.stats
         self._token: str | None = None
         self._renew_at = 0.0
@@ -82,15 +82,24 @@ class ClientCredentials:
     def _grant(self) -> None:
         body = urlencode(self._form).encode()
         headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"}
-        for attempt in range(1, GRANT_TRIES + 1):
+        tries = self._session.retry.max_tries
+        for attempt in range(1, tries + 1):
             self._stats.requests += 1  # the run's counts (ops.extract_runs) include the grant's requests
             try:
                 r = self._pool.urlopen(
                     "POST", self._url, body=body, headers=headers, timeout=self._timeout, retries=False, redirect=False
                 )
+            except urllib3.exceptions.NewConnectionError:
+                if not self._session.answered:  # the shop is down or misnamed: as for any first request, no retries
+                    raise Unreachable(
+                        f"{self.conn_id}: POST {self._url}: cannot connect on the first request of this run; nothing "
+                        "retried (check the connection's host and port, or the vendor's status)"
+                    ) from None
+                problem = "NewConnectionError"
             except urllib3.exceptions.HTTPError as exc:
                 problem = type(exc).__name__
             else:
+                self._session.answered = True
                 if r.status == 200:
                     break
                 if r.status < 500 and r.status != 429:
@@ -101,12 +110,12 @@ class ClientCredentials:
                         "is installed on the store"
                     )
                 problem = f"HTTP {r.status}"
-            if attempt == GRANT_TRIES:
+            if attempt == tries:
                 raise FatalHTTPError(f"{self.conn_id}: the client credentials grant kept failing ({problem})")
             self._stats.retries += 1
             self._stats.note(problem)
             log.warning("%s: %s on the client credentials grant, retry %d", self.conn_id, problem, attempt)
-            time.sleep(0.5 * 2**attempt)
+            time.sleep(self._session._backoff(attempt))
         try:
             grant = msgspec.json.decode(r.data, type=_Grant)
         except msgspec.DecodeError:
