@@ -115,8 +115,11 @@ def vendor_config(vendor: str) -> dict:
         client["headers"] = {"X-Recharge-Access-Token": c["password"], "X-Recharge-Version": "2021-11"}
         paginator = recharge_cursor
     elif vendor == "shopify":
-        client["base_url"] = f"{c['host']}/admin/api/{c.get('api_version', '2025-01')}"
-        client["headers"] = {"X-Shopify-Access-Token": c["password"]}
+        from sandbox.emulators.shopify_graphql import client_token
+
+        client["base_url"] = f"{c['host']}/admin/api/{c.get('api_version', '2026-10')}"
+        token = c.get("access_token") or client_token(c["host"], c["login"], c["password"])  # still REST paging
+        client["headers"] = {"X-Shopify-Access-Token": token}
         paginator = HeaderLinkPaginator  # a page_info URL is followed as given: it carries limit, nothing else
     else:
         client["base_url"] = f"{c['host']}/v2"

@@ -21,7 +21,7 @@ import random
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode, urlsplit
 
 import msgspec
@@ -57,6 +57,21 @@ class ForeignURL(FatalHTTPError):
 
 class TransientError(Exception):
     """A failure that a later identical request may not have."""
+
+
+class TokenRefused(Exception):
+    """A 401 on a request signed by a renewable credential: renew it once and try again."""
+
+
+class Credential(Protocol):
+    """Headers that authenticate a request and can be renewed (Shopify's 24-hour tokens): what a vendor whose
+    token expires gives its session instead of fixed headers."""
+
+    def headers(self) -> dict[str, str]: ...
+
+    def renew(self) -> bool:
+        """A new token now (False: this credential cannot be renewed)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -147,6 +162,7 @@ class VendorSession:
         rate: RateLimit | None = None,
         retry: RetryPolicy | None = None,
         timeout: tuple[float, float] | None = None,
+        credential: Credential | None = None,
     ):
         self.conn_id = conn_id
         self.base_url = base_url.rstrip("/")
@@ -167,6 +183,7 @@ class VendorSession:
         self.timeout = urllib3.Timeout(connect=connect, read=read)
         self.stats = CallStats()
         self.answered = False  # has the vendor ever answered this session (a run)? see Unreachable
+        self.credential = credential
 
     def url(self, path: str, params: dict | None = None) -> str:
         """A path of the vendor's API, or an absolute URL the vendor sent (a `Link` header's next page): that
@@ -188,41 +205,64 @@ class VendorSession:
     def get(self, path: str, params: dict | None = None, shape: msgspec.json.Decoder = ANY_JSON) -> Response:
         """`shape` decodes the body: every byte is checked to be JSON either way, but only what the shape
         reads becomes Python objects (see Client.page_shape)."""
-        url = self.url(path, params)
+        return self.request("GET", self.url(path, params), None, shape)
+
+    def post_json(self, path: str, payload: object, shape: msgspec.json.Decoder = ANY_JSON) -> Response:
+        """A JSON body POSTed (GraphQL), with the same retries, throttle and credential handling as a GET."""
+        return self.request("POST", self.url(path), msgspec.json.encode(payload), shape)
+
+    def request(self, method: str, url: str, body: bytes | None, shape: msgspec.json.Decoder) -> Response:
         started = time.monotonic()
+        renewed = False
         for attempt in range(1, self.retry.max_tries + 1):
             if self.throttle:
                 self.throttle.acquire()
             self.stats.requests += 1
             try:
-                return self._once(url, attempt, shape)
+                return self._once(method, url, body, attempt, shape)
+            except TokenRefused:
+                # a token that expired or was revoked since it was issued: one new one, then a refusal is final
+                if self.credential is None or renewed or not self.credential.renew():
+                    raise self._refused(method, url, 401) from None
+                renewed = True
+                log.info("%s: token refused on %s %s, renewed once", self.conn_id, method, _path(url))
+                continue
             except TransientError as exc:
                 wait, kind = exc.args[1], exc.args[0]
                 self.stats.note(kind)
             if attempt == self.retry.max_tries or time.monotonic() - started + wait > self.retry.max_total_seconds:
                 raise FatalHTTPError(
-                    f"{self.conn_id}: GET {_path(url)} still failing after {attempt} tries "
+                    f"{self.conn_id}: {method} {_path(url)} still failing after {attempt} tries "
                     f"({time.monotonic() - started:.0f} s), last problem: {kind}"
                 )
             self.stats.retries += 1
-            log.warning("%s: %s on GET %s, retry %d in %.1f s", self.conn_id, kind, _path(url), attempt, wait)
+            log.warning("%s: %s on %s %s, retry %d in %.1f s", self.conn_id, kind, method, _path(url), attempt, wait)
             time.sleep(wait)
-        raise AssertionError("unreachable")
+        raise FatalHTTPError(f"{self.conn_id}: {method} {_path(url)}: the token was refused again")
+
+    def _refused(self, method: str, url: str, status: int) -> AuthError:
+        return AuthError(
+            f"{self.conn_id}: HTTP {status} on {method} {_path(url)}: the connection's "
+            "credentials were refused (check login/password of this Airflow connection)"
+        )
 
     def _backoff(self, attempt_hint: int) -> float:
         delay = min(self.retry.max_delay, self.retry.base_delay * 2 ** min(attempt_hint, 10))
         return delay * random.uniform(0.5, 1.0)  # jitter: concurrent clients don't retry in lockstep
 
-    def _once(self, url: str, n: int, shape: msgspec.json.Decoder) -> Response:
+    def _once(self, method: str, url: str, body: bytes | None, n: int, shape: msgspec.json.Decoder) -> Response:
+        headers = self.headers if self.credential is None else {**self.headers, **self.credential.headers()}
+        if body is not None:
+            headers = {**headers, "Content-Type": "application/json"}
         try:
             r = self.pool.urlopen(
-                "GET", url, headers=self.headers, timeout=self.timeout, retries=False, redirect=False
+                method, url, body=body, headers=headers, timeout=self.timeout, retries=False, redirect=False
             )  # the whole body is read here: a body shorter than its Content-Length raises too
         except urllib3.exceptions.NewConnectionError as exc:  # refused, unresolvable, unreachable network
             if not self.answered:
                 reason = str(exc).rsplit(": ", 1)[-1]  # "[Errno 111] Connection refused"; the URL holds no secret
                 raise Unreachable(
-                    f"{self.conn_id}: GET {_path(url)}: cannot connect ({reason}) on the first request of this "
+                    f"{self.conn_id}: {method} {_path(url)}: cannot connect ({reason}) on the first request of this "
                     "run; nothing retried (check the connection's host and port, or the vendor's status)"
                 ) from None
             raise TransientError(type(exc).__name__, self._backoff(n)) from None
@@ -233,22 +273,23 @@ class VendorSession:
         if r.status == 429:
             self.stats.throttled += 1
             raise TransientError("429 throttled", _retry_after(r.headers) or self.retry.throttle_default_wait)
+        if r.status == 401 and self.credential is not None:
+            raise TokenRefused()
         if r.status in (401, 403):
-            raise AuthError(
-                f"{self.conn_id}: HTTP {r.status} on GET {_path(url)}: the connection's "
-                "credentials were refused (check login/password of this Airflow connection)"
-            )
+            raise self._refused(method, url, r.status)
         if r.status >= 500:
             raise TransientError(f"HTTP {r.status}", self._backoff(n))
         if r.status >= 300:
-            raise FatalHTTPError(f"{self.conn_id}: HTTP {r.status} on GET {_path(url)}: {_excerpt(raw)}")
+            raise FatalHTTPError(f"{self.conn_id}: HTTP {r.status} on {method} {_path(url)}: {_excerpt(raw)}")
         if "html" in r.headers.get("Content-Type", "") or raw.lstrip()[:1] == b"<":
             raise TransientError("HTML body with status 200", self._backoff(n))
         try:
             raw.decode()  # the shape skips what it does not read without checking its UTF-8; landing relies on it
             body = shape.decode(raw)
         except msgspec.ValidationError as exc:  # before DecodeError, its base class
-            raise MalformedPage(f"{self.conn_id}: GET {_path(url)} returned JSON of another shape: {exc}") from None
+            raise MalformedPage(
+                f"{self.conn_id}: {method} {_path(url)} returned JSON of another shape: {exc}"
+            ) from None
         except (msgspec.DecodeError, UnicodeDecodeError):
             raise TransientError("invalid or truncated JSON body", self._backoff(n)) from None
         return Response(body, raw, r.headers, url)

@@ -17,6 +17,7 @@ from pathlib import Path
 import requests
 
 from sandbox.emulators.server import Sandbox
+from sandbox.emulators.shopify_graphql import client_token
 
 
 def _page_through(conns: dict[str, str], feed: str) -> tuple[int, float]:
@@ -25,8 +26,9 @@ def _page_through(conns: dict[str, str], feed: str) -> tuple[int, float]:
     s = requests.Session()
     n, start = 0, time.perf_counter()
     if feed == "shopify orders":
-        s.headers["X-Shopify-Access-Token"] = c["shopify_default"]["password"]
-        url = f"{c['shopify_default']['host']}/admin/api/2025-01/orders.json?status=any&limit=250"
+        shop = c["shopify_default"]
+        s.headers["X-Shopify-Access-Token"] = client_token(shop["host"], shop["login"], shop["password"])
+        url = f"{shop['host']}/admin/api/2026-10/orders.json?status=any&limit=250"
         while url:
             r = s.get(url, timeout=60)
             r.raise_for_status()

@@ -89,6 +89,7 @@ class Request:
     query: str = ""
     rewind: int = 0  # > 0: the repeated-records fault asks a cursor page to start this many rows early
     rewound: bool = False  # set by the handler when it applied `rewind`
+    scopes: tuple[str, ...] | None = None  # what the request's credential may read (Shopify's access scopes)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)

@@ -93,6 +93,7 @@ class Sandbox:
             self.vendors: dict[str, Vendor] = {name: f.result() for name, f in futures.items()}
         pa.default_memory_pool().release_unused()
         self.apps = {name: VendorApp(v, self.control, seed) for name, v in self.vendors.items()}
+        self.vendors["shopify"].rate_limits = lambda: self.control.rate_limits  # GraphQL's cost bucket too
         self.ports = dict(ports or {})
         self.servers: dict[str, EmulatorServer] = {}
         self._threads: list[threading.Thread] = []

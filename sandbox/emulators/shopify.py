@@ -58,8 +58,9 @@ from sandbox.emulators.http import (
     json_response,
     parse_limit,
 )
+from sandbox.emulators.shopify_graphql import Admin, bearer, check_scope
 
-API_VERSION = "2025-01"
+API_VERSION = "2026-10"  # the newest stable quarterly version (vendor-apis.md §3a)
 VERSION_RX = re.compile(r"20\d\d-(01|04|07|10)|unstable")
 CLOSE_AFTER = 30 * DAY
 SORTS = {
@@ -194,7 +195,9 @@ class Shopify(Vendor):
 
     def __init__(self, folder: Path, token: str):
         super().__init__()
-        self.token = token
+        self.token = token  # a legacy custom app's static token (still honoured)
+        self.admin = Admin(self)  # the Dev Dashboard app: client credentials, GraphQL, bulk operations
+        self.rate_limits = lambda: True  # the sandbox's switch, set by the server
         fmt_shop(0)  # build the shop's offset table now, not in the first request
         sorts = ("id", "created", "v_from")
         self.orders = Index(
@@ -324,6 +327,9 @@ class Shopify(Vendor):
         }
         base = "/admin/api/{version}"
         self.routes = [
+            Route("POST", "/admin/oauth/access_token", self.admin.grant),
+            Route("POST", f"{base}/graphql.json", self.graphql),
+            Route("GET", "/__bulk__/{name}.jsonl", self.admin.download),
             Route("GET", f"{base}/orders.json", self.list_handler("orders")),
             Route("GET", f"{base}/orders/{{id}}.json", self.get_handler("orders")),
             Route("GET", f"{base}/orders/{{id}}/refunds.json", self.get_refunds),
@@ -333,9 +339,16 @@ class Shopify(Vendor):
 
     # ------------------------------------------------------------------ protocol
     def authenticate(self, req: Request) -> Response | None:
-        if req.header("X-Shopify-Access-Token") != self.token:
+        if req.path == "/admin/oauth/access_token" or req.path.startswith("/__bulk__/"):
+            return None  # the grant authenticates by its form; a bulk file's URL is signed, and takes no token
+        req.scopes = self.admin.token_scopes(bearer(req), req.clock)
+        if req.scopes is None:
             return self.error(401, "[API] Invalid API key or access token (unrecognized login or wrong password)")
         return None
+
+    def graphql(self, req: Request, m: dict) -> Response:
+        self.check_version(m)
+        return self.admin.graphql(req, m, req.scopes, self.rate_limits())
 
     def error(self, status: int, message: str) -> Response:
         return json_response({"errors": message}, status)
@@ -351,7 +364,9 @@ class Shopify(Vendor):
         return [("X-Shopify-Shop-Api-Call-Limit", f"{used}/{int(self.bucket_size)}")]
 
     def credentials(self) -> dict:
-        return {"password": self.token, "extra": {"api_version": API_VERSION}}
+        """A Dev Dashboard app: client ID and secret, exchanged by the client credentials grant."""
+        admin = self.admin
+        return {"login": admin.client_id, "password": admin.client_secret, "extra": {"api_version": API_VERSION}}
 
     @staticmethod
     def check_version(m: dict) -> None:
@@ -363,6 +378,7 @@ class Shopify(Vendor):
 
         def handle(req: Request, m: dict) -> Response:
             self.check_version(m)
+            check_scope(req.scopes, "read_orders" if name == "orders" else "read_customers")
             p = dict(req.params)
             limit = parse_limit(p, "limit", 50, 250)
             fields = [f.strip() for f in p.get("fields", "").split(",") if f.strip()]

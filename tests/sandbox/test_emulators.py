@@ -22,9 +22,10 @@ import requests
 
 from sandbox.calendar import DAY, US
 from sandbox.emulators.server import Sandbox
+from sandbox.emulators.shopify_graphql import client_token
 from sandbox.tables import read_table
 
-SHOP = "/admin/api/2025-01"
+SHOP = "/admin/api/2026-10"
 SETTLED = {"success", "refunded", "partially_refunded"}
 
 
@@ -36,6 +37,15 @@ class Api:
         self.box = box
         self.conn = {k.removesuffix("_default"): json.loads(v) for k, v in box.connections().items()}
         self.s = requests.Session()
+        self._shop_token: str | None = None
+        self.shop_token()  # now, so that no test's injected fault or stats count meets the grant
+
+    def shop_token(self) -> str:
+        """A token from the Shopify app's client credentials (the sandbox's connection holds no token)."""
+        if self._shop_token is None:
+            c = self.conn["shopify"]
+            self._shop_token = client_token(c["host"], c["login"], c["password"])
+        return self._shop_token
 
     def url(self, vendor: str, path: str) -> str:
         return self.conn[vendor]["host"] + path
@@ -53,9 +63,14 @@ class Api:
         )
 
     def shopify(self, path: str, token: str | None = None, **params) -> requests.Response:
-        h = {"X-Shopify-Access-Token": token or self.conn["shopify"]["password"]}
+        h = {"X-Shopify-Access-Token": token or self.shop_token()}
         url = path if path.startswith("http") else self.url("shopify", path)
-        return self.s.get(url, params=params, headers=h, timeout=10)
+        r = self.s.get(url, params=params, headers=h, timeout=10)
+        if r.status_code == 401 and token is None:  # the 24-hour token expired as the clock moved: a new one
+            self._shop_token = None
+            h = {"X-Shopify-Access-Token": self.shop_token()}
+            r = self.s.get(url, params=params, headers=h, timeout=10)
+        return r
 
     def easypost(self, path: str, key: str | None = None, **params) -> requests.Response:
         key = key or self.conn["easypost"]["password"]
@@ -165,8 +180,8 @@ def test_connections_are_airflow_json_with_exactly_the_documented_fields(box):
     assert set(conns) == {"gorgias_default", "recharge_default", "shopify_default", "easypost_default"}
     assert set(conns["gorgias_default"]) == {"conn_type", "host", "login", "password", "extra"}
     assert set(conns["recharge_default"]) == {"conn_type", "host", "password", "extra"}
-    assert set(conns["shopify_default"]) == {"conn_type", "host", "password", "extra"}
-    assert conns["shopify_default"]["extra"] == {"api_version": "2025-01", "source_identity": box.identity}
+    assert set(conns["shopify_default"]) == {"conn_type", "host", "login", "password", "extra"}  # client ID, secret
+    assert conns["shopify_default"]["extra"] == {"api_version": "2026-10", "source_identity": box.identity}
     assert {c["extra"]["source_identity"] for c in conns.values()} == {box.identity}  # what the warehouse records
     assert set(conns["easypost_default"]) == {"conn_type", "host", "password", "extra"}
     for c in conns.values():

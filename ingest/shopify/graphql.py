@@ -1,0 +1,274 @@
+"""Shopify's GraphQL Admin API and its bulk operations (vendor-apis.md §3a).
+
+- `GraphQL.query`: POST graphql.json through the shared session (HTTP retries, the renewable token). Errors
+  arrive as HTTP 200 with `errors[]`: `THROTTLED` waits until the cost bucket holds the query's cost and
+  `INTERNAL_SERVER_ERROR` backs off, both retried; `ACCESS_DENIED` (a missing scope, named) and any other
+  error (a query the schema rejects) fail at once. Every answer's `extensions.cost.throttleStatus` paces the
+  next query, so steady state sees no THROTTLED.
+- `bulk_records`: one `bulkOperationRunQuery` per window, polled until it ends. The JSONL is streamed to a
+  file beside landing (never whole in memory), then DuckDB puts each child line (its `__parentId`) under its
+  parent whatever the line order, and the records come out in batches. A FAILED operation is run again whole
+  (its partial data is never used), an expired download URL runs the operation again, a CANCELED or EXPIRED
+  one fails the extract saying so.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import msgspec
+import urllib3
+
+from ingest.http import FatalHTTPError, VendorSession
+from ingest.paths import duckdb_memory_limit
+from ingest.shopify.auth import SCOPES, missing_scope
+from ingest.sql import literal
+
+log = logging.getLogger(__name__)
+MAX_ERROR_RETRIES = 6
+MAX_RUNS = 4  # bulk operations per window before giving up (FAILED, expired URL)
+POLL_FIRST_S, POLL_MAX_S = 0.2, 10.0
+BATCH = 2000
+
+
+class GraphQLError(FatalHTTPError):
+    """A query the API refused (not transient)."""
+
+
+class BulkOperationEnded(FatalHTTPError):
+    """A bulk operation was cancelled or expired on Shopify's side: reported, never taken as empty."""
+
+
+class GraphQL:
+    def __init__(self, session: VendorSession):
+        self.session = session
+        self.available: float | None = None  # cost points in the bucket after the last answer
+        self.restore = 100.0
+        self.stamp = time.monotonic()
+        self.throttled = 0  # THROTTLED answers (steady state: none)
+
+    def _pace(self, cost: float) -> None:
+        if self.available is None:
+            return
+        have = self.available + (time.monotonic() - self.stamp) * self.restore
+        if have < cost:
+            time.sleep((cost - have) / self.restore)
+
+    def _note_cost(self, body: dict) -> dict:
+        cost = ((body.get("extensions") or {}).get("cost")) or {}
+        status = cost.get("throttleStatus") or {}
+        if "currentlyAvailable" in status:
+            self.available = float(status["currentlyAvailable"])
+            self.restore = float(status.get("restoreRate") or self.restore)
+            self.stamp = time.monotonic()
+        return cost
+
+    def query(self, text: str, variables: dict | None = None, cost: float = 10.0) -> dict:
+        conn = self.session.conn_id
+        for attempt in range(1, MAX_ERROR_RETRIES + 1):
+            self._pace(cost)
+            body = self.session.post_json("/graphql.json", {"query": text, "variables": variables or {}}).body
+            spent = self._note_cost(body)
+            errors = body.get("errors") or []
+            if not errors:
+                return body.get("data") or {}
+            codes = {((e.get("extensions") or {}).get("code")) for e in errors}
+            message = "; ".join(str(e.get("message", ""))[:200] for e in errors)
+            if "ACCESS_DENIED" in codes:
+                scope = next((s for s in (*SCOPES, "read_orders") if s in message), None)
+                if scope:
+                    raise missing_scope(conn, scope)
+                raise GraphQLError(f"{conn}: access denied by Shopify: {message}")
+            if "THROTTLED" in codes:
+                self.throttled += 1
+                self.session.stats.throttled += 1
+                wanted = float(spent.get("requestedQueryCost") or cost)
+                self._pace(wanted)
+                if self.available is None:
+                    time.sleep(1.0)
+                continue
+            if "INTERNAL_SERVER_ERROR" in codes:
+                self.session.stats.retries += 1
+                time.sleep(min(10.0, 0.5 * 2**attempt) * random.uniform(0.5, 1.0))
+                continue
+            raise GraphQLError(f"{conn}: Shopify refused the query: {message}")
+        raise GraphQLError(f"{conn}: GraphQL still throttled or failing after {MAX_ERROR_RETRIES} tries")
+
+
+RUN = """mutation run($query: String!) {
+  bulkOperationRunQuery(query: $query) { bulkOperation { id status } userErrors { field message code } }
+}"""
+POLL = """query poll($id: ID!) {
+  bulkOperation(id: $id) { id status errorCode objectCount rootObjectCount url partialDataUrl }
+}"""
+MONEY = "shopMoney { amount currencyCode }"
+ORDER_FIELDS = f"""id legacyResourceId name email createdAt updatedAt processedAt cancelledAt cancelReason test
+  currencyCode tags displayFinancialStatus discountCodes
+  subtotalPriceSet {{ {MONEY} }} totalPriceSet {{ {MONEY} }} totalDiscountsSet {{ {MONEY} }} totalTaxSet {{ {MONEY} }}
+  customer {{ id legacyResourceId }}
+  refunds {{ id legacyResourceId createdAt totalRefundedSet {{ {MONEY} }}
+    transactions(first: 20) {{ nodes {{ id kind status amountSet {{ {MONEY} }} }} }}
+    refundLineItems(first: 50) {{ nodes {{ lineItem {{ id }} quantity subtotalSet {{ {MONEY} }} }} }}
+    orderAdjustments(first: 10) {{ nodes {{ id reason amountSet {{ {MONEY} }} }} }} }}
+  lineItems {{ edges {{ node {{ id sku quantity
+    originalUnitPriceSet {{ {MONEY} }} totalDiscountSet {{ {MONEY} }} }} }} }}"""
+CUSTOMER_FIELDS = "id legacyResourceId email firstName lastName state tags createdAt updatedAt"
+ROOTS = {"orders": ORDER_FIELDS, "customers": CUSTOMER_FIELDS}
+CHILDREN = {"orders": {"LineItem": "lineItems"}, "customers": {}}  # a child line's gid type -> its list
+
+
+def search(since: datetime | None, until: datetime | None) -> str:
+    """Shopify's search syntax for an updated_at window: [since, until]."""
+    terms = []
+    if since is not None:
+        terms.append(f"updated_at:>='{_z(since)}'")
+    if until is not None:
+        terms.append(f"updated_at:<='{_z(until)}'")
+    return " AND ".join(terms)
+
+
+def _z(ts: datetime) -> str:
+    return ts.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if ts.microsecond else ts.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def bulk_query(root: str, since: datetime | None, until: datetime | None) -> str:
+    where = search(since, until)
+    args = f'(query: "{where}")' if where else ""
+    return f"{{ {root}{args} {{ edges {{ node {{ {ROOTS[root]} }} }} }} }}"
+
+
+class Bulk:
+    """Bulk operations of one shop: run, poll, download, reassemble."""
+
+    def __init__(self, gql: GraphQL, workdir: Path):
+        self.gql = gql
+        self.workdir = workdir
+        self.downloads = urllib3.PoolManager()  # the file's URL is signed: no token goes with it
+        self.runs = 0  # operations started (tests, the measurement)
+
+    def records(self, root: str, since: datetime | None, until: datetime | None) -> Iterator[list[msgspec.Raw]]:
+        """Every record of the window, children under their parents, in batches."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.workdir, prefix=".bulk-") as tmp:
+            path = Path(tmp) / f"{root}.jsonl"
+            self._run_to_file(root, bulk_query(root, since, until), path)
+            yield from reassemble(path, CHILDREN[root], self.gql.session.conn_id, Path(tmp))
+
+    def _run_to_file(self, root: str, query: str, path: Path) -> None:
+        conn = self.gql.session.conn_id
+        for run in range(1, MAX_RUNS + 1):
+            op = self._start(query)
+            self.runs += 1
+            node = self._wait(op)
+            status = node["status"]
+            if status == "COMPLETED":
+                if not node.get("url"):  # nothing matched: Shopify gives no file
+                    path.write_bytes(b"")
+                    return
+                if self._download(node["url"], path):
+                    return
+                log.warning("%s: bulk %s download URL expired; running the operation again", conn, root)
+                continue
+            if status == "FAILED":
+                log.warning(
+                    "%s: bulk %s operation FAILED (%s)%s; running it again (run %d)",
+                    conn,
+                    root,
+                    node.get("errorCode"),
+                    ", its partial data discarded" if node.get("partialDataUrl") else "",
+                    run,
+                )
+                continue
+            raise BulkOperationEnded(f"{conn}: the bulk {root} operation ended {status} on Shopify's side")
+        raise FatalHTTPError(f"{conn}: the bulk {root} operation did not complete in {MAX_RUNS} runs")
+
+    def _start(self, query: str) -> str:
+        waited = 0.0
+        while True:
+            data = self.gql.query(RUN, {"query": query})["bulkOperationRunQuery"]
+            errors = data.get("userErrors") or []
+            if not errors:
+                return data["bulkOperation"]["id"]
+            if any(e.get("code") == "OPERATION_IN_PROGRESS" for e in errors) and waited < 600:
+                time.sleep(2.0)  # one at a time before 2026-01 (another app run, or ours from a killed task)
+                waited += 2.0
+                continue
+            raise GraphQLError(f"{self.gql.session.conn_id}: bulk query refused: {errors[0].get('message')}")
+
+    def _wait(self, op_id: str) -> dict:
+        delay = POLL_FIRST_S
+        while True:
+            node = self.gql.query(POLL, {"id": op_id}, cost=1.0)["bulkOperation"]
+            if node is None:
+                raise GraphQLError(f"{self.gql.session.conn_id}: bulk operation {op_id} is unknown to Shopify")
+            if node["status"] not in ("CREATED", "RUNNING", "CANCELING"):
+                return node
+            time.sleep(delay)
+            delay = min(POLL_MAX_S, delay * 1.5)
+
+    def _download(self, url: str, path: Path) -> bool:
+        """Streams the JSONL into `path`; False when the URL has expired (403)."""
+        for attempt in range(1, 6):
+            try:
+                r = self.downloads.urlopen("GET", url, preload_content=False, retries=False, redirect=False)
+                try:
+                    if r.status == 403:
+                        return False
+                    if r.status != 200:
+                        raise urllib3.exceptions.HTTPError(f"HTTP {r.status}")
+                    self.gql.session.stats.requests += 1
+                    with path.open("wb") as out:
+                        for chunk in r.stream(1 << 20):
+                            out.write(chunk)
+                    return True
+                finally:
+                    r.release_conn()
+            except urllib3.exceptions.HTTPError as exc:
+                log.warning("%s: bulk download failed (%s), retry %d", self.gql.session.conn_id, exc, attempt)
+                time.sleep(0.5 * 2**attempt)
+        raise FatalHTTPError(f"{self.gql.session.conn_id}: the bulk download kept failing")
+
+
+def reassemble(path: Path, children: dict[str, str], conn_id: str, spill: Path) -> Iterator[list[msgspec.Raw]]:
+    """The records of a bulk JSONL file, each child line (a `__parentId`) put in its parent's list named by its
+    gid type, in id order, whatever the line order. DuckDB reads the file (spilling, not holding it)."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"SET temp_directory = {literal(str(spill))}")  # a file bigger than memory spills here
+        con.execute(f"SET memory_limit = {literal(duckdb_memory_limit())}")
+        con.execute(
+            f"""CREATE TEMP TABLE lines AS
+                SELECT json AS j, json ->> '$.__parentId' AS parent, json ->> '$.id' AS gid
+                FROM read_ndjson_objects({literal(str(path))})"""
+        )
+        lists = []
+        joins = []
+        for n, (kind, field) in enumerate(children.items()):
+            prefix = f"gid://shopify/{kind}/"
+            joins.append(
+                f"""LEFT JOIN (SELECT parent, to_json(list(json_merge_patch(j, '{{"__parentId": null}}')
+                                ORDER BY CAST(parse_filename(gid) AS BIGINT))) AS kids
+                               FROM lines WHERE parent IS NOT NULL AND starts_with(gid, {literal(prefix)})
+                               GROUP BY parent) AS c{n} ON c{n}.parent = p.gid"""
+            )
+            lists.append(f"{literal(field)}, coalesce(c{n}.kids, '[]'::JSON)")
+        record = f"json_merge_patch(p.j, json_object({', '.join(lists)}))" if lists else "p.j"
+        (orphans,) = con.execute(
+            "SELECT count(*) FROM lines c WHERE parent IS NOT NULL AND parent NOT IN (SELECT gid FROM lines)"
+        ).fetchone()
+        if orphans:
+            raise FatalHTTPError(f"{conn_id}: the bulk file has {orphans} child lines whose parent is missing")
+        cur = con.execute(
+            f"SELECT {record}::VARCHAR FROM lines AS p {' '.join(joins)} WHERE p.parent IS NULL ORDER BY p.gid"
+        )
+        while rows := cur.fetchmany(BATCH):
+            yield [msgspec.Raw(r[0].encode()) for r in rows]
+    finally:
+        con.close()

@@ -1,0 +1,424 @@
+"""Shopify as a store has it in 2026 (vendor-apis.md §3a): the client credentials grant, the GraphQL Admin
+API with cost-based throttling, and bulk operations delivering JSONL.
+
+- `POST /admin/oauth/access_token` (form or JSON: grant_type=client_credentials, client_id, client_secret)
+  -> a token valid 24 h of the sandbox clock, with the app's scopes. `expire_tokens()` ends every token
+  now (a token expiring mid-run), `revoke_secret()` rotates the secret, `scopes` is what the merchant granted.
+- `POST /admin/api/{version}/graphql.json`: errors come as HTTP 200 with `errors[].extensions.code`
+  (`THROTTLED`, `ACCESS_DENIED`); every answer carries `extensions.cost.throttleStatus`. The emulator does
+  not parse GraphQL: it recognises the operation (`bulkOperationRunQuery`, `bulkOperation(id:)`) and, in a
+  bulk query, the root connection (`orders` or `customers`) and the `updated_at` bounds of its search query;
+  it returns every field of §3a whatever the selection.
+- Bulk operations move CREATED -> RUNNING -> COMPLETED over successive polls; the JSONL (at a signed URL
+  that needs no token) puts each line item on its own line with `__parentId`, for half of the orders BEFORE
+  the order's line. Faults on demand (`bulk_faults`): `failed` (FAILED with a partialDataUrl of half the
+  lines), `expired` (the URL answers 403), `canceled`, `throttled` (the next polls answer THROTTLED).
+  Before version 2026-01 only one bulk query may run at a time.
+- Without `read_all_orders`, orders created more than 60 days before the clock are silently absent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from sandbox.calendar import DAY, US
+from sandbox.emulators.engine import fmt_ts, parse_ts
+from sandbox.emulators.http import ApiError, Request, Response, json_response
+
+TOKEN_SECONDS = 86399
+ALL_SCOPES = ("read_orders", "read_all_orders", "read_customers")
+BUCKET_POINTS, RESTORE_PER_S = 2000.0, 100.0  # standard plan
+QUERY_COST = 10  # what the emulator charges for a bulk run or a poll (Shopify: about that)
+ROOT_RX = re.compile(r"^\s*\{\s*(orders|customers)\b")
+INLINE_RX = re.compile(r'bulkOperationRunQuery\s*\(\s*query\s*:\s*"((?:[^"\\]|\\.)*)"')
+BOUND_RX = re.compile(r"updated_at\s*:\s*(>=|>|<=|<)\s*'([^']+)'")
+OLD_ORDERS = 60 * DAY
+BULK_FAULTS = ("failed", "expired", "canceled", "throttled")
+
+
+def gid(kind: str, n: int | str) -> str:
+    return f"gid://shopify/{kind}/{n}"
+
+
+def money_set(amount: str | None, currency: str) -> dict | None:
+    if amount is None:
+        return None
+    m = {"amount": amount, "currencyCode": currency}
+    return {"shopMoney": m, "presentmentMoney": m}
+
+
+def utc(ts: str | None) -> str | None:
+    return None if ts is None else fmt_ts(parse_ts(ts), "Z")
+
+
+def order_lines(o: dict) -> tuple[dict, list[dict]]:
+    """A REST order (the emulator's one source of truth) as its GraphQL bulk lines: the order, its line items."""
+    cur = o["currency"]
+    oid = gid("Order", o["id"])
+    total_discounts = o.get("total_discounts")
+    refunds = []
+    for r in o.get("refunds") or []:
+        txns = [
+            {
+                "id": gid("OrderTransaction", t["id"]),
+                "kind": t["kind"].upper(),
+                "status": t["status"].upper(),
+                "amountSet": money_set(t["amount"], cur),
+            }
+            for t in r.get("transactions") or []
+        ]
+        lines = [
+            {
+                "lineItem": {"id": gid("LineItem", li["line_item_id"])},
+                "quantity": li["quantity"],
+                "subtotalSet": money_set(li["subtotal_set"]["shop_money"]["amount"], cur),
+            }
+            for li in r.get("refund_line_items") or []
+        ]
+        adjustments = [
+            {
+                "id": gid("OrderAdjustment", a["id"]),
+                "reason": a["kind"].upper(),
+                "amountSet": money_set(str(a["amount_set"]["shop_money"]["amount"]), cur),
+            }
+            for a in r.get("order_adjustments") or []
+        ]
+        success = sum(
+            (int(t["amount"].replace(".", "")) for t in r.get("transactions") or [] if t["status"] == "success"), 0
+        )
+        refunds.append(
+            {
+                "id": gid("Refund", r["id"]),
+                "legacyResourceId": str(r["id"]),
+                "createdAt": utc(r["created_at"]),
+                "totalRefundedSet": money_set(f"{success // 100}.{success % 100:02d}", cur),
+                "transactions": {"nodes": txns},
+                "refundLineItems": {"nodes": lines},
+                "orderAdjustments": {"nodes": adjustments},
+            }
+        )
+    customer = o.get("customer")
+    order = {
+        "id": oid,
+        "legacyResourceId": str(o["id"]),
+        "name": o["name"],
+        "email": o["email"],
+        "createdAt": utc(o["created_at"]),
+        "updatedAt": utc(o["updated_at"]),
+        "processedAt": utc(o["processed_at"]),
+        "cancelledAt": utc(o["cancelled_at"]),
+        "cancelReason": o["cancel_reason"].upper() if o.get("cancel_reason") else None,
+        "test": o["test"],
+        "currencyCode": cur,
+        "tags": [t.strip() for t in (o.get("tags") or "").split(",") if t.strip()],
+        "displayFinancialStatus": (o.get("financial_status") or "").upper() or None,
+        "subtotalPriceSet": money_set(o["subtotal_price"], cur),
+        "totalPriceSet": money_set(o["total_price"], cur),
+        "totalDiscountsSet": money_set(total_discounts, cur),
+        "totalTaxSet": money_set(o["total_tax"], cur),
+        "discountCodes": [d["code"] for d in o.get("discount_codes") or []],
+        "customer": {"id": gid("Customer", customer["id"]), "legacyResourceId": str(customer["id"])}
+        if customer and customer.get("id") is not None
+        else None,
+        "refunds": refunds,
+    }
+    items = [
+        {
+            "id": gid("LineItem", li["id"]),
+            "sku": li["sku"],
+            "quantity": li["quantity"],
+            "originalUnitPriceSet": money_set(li["price"], cur),
+            "totalDiscountSet": money_set(li["total_discount"], cur),
+            "__parentId": oid,
+        }
+        for li in o.get("line_items") or []
+    ]
+    return order, items
+
+
+def customer_line(c: dict) -> dict:
+    return {
+        "id": gid("Customer", c["id"]),
+        "legacyResourceId": str(c["id"]),
+        "email": c["email"],
+        "firstName": c["first_name"],
+        "lastName": c["last_name"],
+        "state": (c["state"] or "").upper() or None,
+        "tags": [t.strip() for t in (c.get("tags") or "").split(",") if t.strip()],
+        "createdAt": utc(c["created_at"]),
+        "updatedAt": utc(c["updated_at"]),
+    }
+
+
+@dataclass
+class BulkOp:
+    id: str
+    root: str
+    bounds: dict[str, str]
+    clock: int
+    polls: int = 0
+    status: str = "CREATED"
+    fault: str | None = None
+    url: str | None = None
+    partial_url: str | None = None
+    object_count: int = 0
+    root_count: int = 0
+    scopes: tuple[str, ...] = ALL_SCOPES
+
+
+@dataclass
+class Grant:
+    expires_us: int
+    scopes: tuple[str, ...]
+
+
+@dataclass
+class Admin:
+    """The store's app (client ID, secret, granted scopes), its tokens and its bulk operations."""
+
+    shop: object  # sandbox.emulators.shopify.Shopify: renders the REST records this API reshapes
+    client_id: str = field(default_factory=lambda: secrets.token_hex(16))
+    client_secret: str = field(default_factory=lambda: "shpss_" + secrets.token_hex(16), repr=False)
+    scopes: tuple[str, ...] = ALL_SCOPES
+    tokens: dict[str, Grant] = field(default_factory=dict, repr=False)
+    ops: dict[str, BulkOp] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict, repr=False)
+    bulk_faults: deque = field(default_factory=deque)
+    throttled_polls: int = 0
+    points: float = BUCKET_POINTS
+    stamp: float = field(default_factory=time.monotonic)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    grants: int = 0
+
+    # ------------------------------------------------------------------ tokens
+    def expire_tokens(self) -> None:
+        with self.lock:
+            for g in self.tokens.values():
+                g.expires_us = 0
+
+    def revoke_secret(self) -> None:
+        self.client_secret = "shpss_" + secrets.token_hex(16)
+        self.expire_tokens()
+
+    def token_scopes(self, token: str | None, clock: int) -> tuple[str, ...] | None:
+        """The scopes of a valid token; the static legacy token has them all; None: refused."""
+        if token is None:
+            return None
+        if token == self.shop.token:
+            return ALL_SCOPES
+        g = self.tokens.get(token)
+        return g.scopes if g is not None and g.expires_us > clock else None
+
+    def grant(self, req: Request, m: dict) -> Response:
+        ctype = req.header("Content-Type") or ""
+        form = json.loads(req.body or b"{}") if "json" in ctype else dict(parse_qsl(req.body.decode()))
+        if form.get("grant_type") != "client_credentials":
+            return json_response({"error": "unsupported_grant_type"}, 400)
+        if form.get("client_id") != self.client_id or form.get("client_secret") != self.client_secret:
+            return json_response({"error": "invalid_client", "error_description": "Client authentication failed"}, 401)
+        token = "shpat_" + secrets.token_hex(16)
+        with self.lock:
+            self.tokens[token] = Grant(req.clock + TOKEN_SECONDS * US, tuple(self.scopes))
+            self.grants += 1
+        return json_response({"access_token": token, "scope": ",".join(self.scopes), "expires_in": TOKEN_SECONDS})
+
+    # ------------------------------------------------------------------ GraphQL
+    def cost(self, charged: int, enforce: bool) -> tuple[bool, dict]:
+        with self.lock:
+            now = time.monotonic()
+            self.points = min(BUCKET_POINTS, self.points + (now - self.stamp) * RESTORE_PER_S)
+            self.stamp = now
+            ok = not enforce or self.points >= charged
+            if ok and enforce:
+                self.points -= charged
+            status = {
+                "maximumAvailable": BUCKET_POINTS,
+                "currentlyAvailable": int(self.points),
+                "restoreRate": RESTORE_PER_S,
+            }
+        return ok, {
+            "requestedQueryCost": charged,
+            "actualQueryCost": charged if ok else None,
+            "throttleStatus": status,
+        }
+
+    def graphql(self, req: Request, m: dict, scopes: tuple[str, ...], rate_limits: bool) -> Response:
+        try:
+            doc = json.loads(req.body or b"{}")
+            query = doc["query"]
+            variables = doc.get("variables") or {}
+        except (ValueError, KeyError, TypeError):
+            return json_response({"errors": [{"message": "Parse error: a JSON body with a query is required"}]}, 400)
+        polling = "bulkOperation(" in query and "RunQuery" not in query
+        with self.lock:
+            forced = polling and self.throttled_polls > 0
+            if forced:
+                self.throttled_polls -= 1
+        ok, cost = self.cost(QUERY_COST, rate_limits)
+        if forced or not ok:
+            return self._errors("Throttled", "THROTTLED", cost)
+        if "bulkOperationRunQuery" in query:
+            return self._run(req, m, query, variables, scopes, cost)
+        if polling:
+            return self._poll(req, variables, cost)
+        if re.search(r"\bshop\s*\{", query):
+            return json_response({"data": {"shop": {"name": "Sandbox shop"}}, "extensions": {"cost": cost}})
+        return self._errors("the sandbox answers bulkOperationRunQuery, bulkOperation(id:) and shop", None, cost)
+
+    @staticmethod
+    def _errors(message: str, code: str | None, cost: dict) -> Response:
+        err = {"message": message, **({"extensions": {"code": code}} if code else {})}
+        return json_response({"errors": [err], "extensions": {"cost": cost}})
+
+    def _run(self, req: Request, m: dict, query: str, variables: dict, scopes: tuple, cost: dict) -> Response:
+        inner = variables.get("query")
+        if inner is None:  # the bulk query inlined as a GraphQL string literal
+            lit = INLINE_RX.search(query)
+            inner = json.loads(f'"{lit[1]}"') if lit else ""
+        root = ROOT_RX.search(inner)
+        if root is None:
+            return self._errors("the bulk query needs an orders or customers connection", None, cost)
+        need = "read_orders" if root[1] == "orders" else "read_customers"
+        if need not in scopes:
+            return self._errors(
+                f"Access denied for {root[1]} field. Required access: `{need}` access scope.", "ACCESS_DENIED", cost
+            )
+        with self.lock:
+            running = [o for o in self.ops.values() if o.status in ("CREATED", "RUNNING")]
+            limit = 1 if m["version"] < "2026-01" else 5
+            if len(running) >= limit:
+                user_errors = [
+                    {
+                        "field": None,
+                        "code": "OPERATION_IN_PROGRESS",
+                        "message": "A bulk query operation for this app and shop is already in progress: "
+                        + running[0].id,
+                    }
+                ]
+                return json_response(
+                    {
+                        "data": {"bulkOperationRunQuery": {"bulkOperation": None, "userErrors": user_errors}},
+                        "extensions": {"cost": cost},
+                    }
+                )
+            op = BulkOp(gid("BulkOperation", len(self.ops) + 1), root[1], {}, req.clock)
+            for opname, value in BOUND_RX.findall(inner):
+                op.bounds[opname] = value
+            op.fault = self.bulk_faults.popleft() if self.bulk_faults else None
+            if op.fault == "throttled":
+                self.throttled_polls += 3
+                op.fault = None
+            op.scopes = scopes
+            self.ops[op.id] = op
+        body = {"bulkOperation": {"id": op.id, "status": op.status}, "userErrors": []}
+        return json_response({"data": {"bulkOperationRunQuery": body}, "extensions": {"cost": cost}})
+
+    def _poll(self, req: Request, variables: dict, cost: dict) -> Response:
+        op = self.ops.get(str(variables.get("id")))
+        if op is None:
+            return json_response({"data": {"bulkOperation": None}, "extensions": {"cost": cost}})
+        with self.lock:
+            op.polls += 1
+            if op.status == "CREATED":
+                op.status = "RUNNING"
+            elif op.status == "RUNNING" and op.polls >= 2:
+                self._finish(op, req.base_url)
+        node = {
+            "id": op.id,
+            "status": op.status,
+            "errorCode": "INTERNAL_SERVER_ERROR" if op.status == "FAILED" else None,
+            "objectCount": str(op.object_count),
+            "rootObjectCount": str(op.root_count),
+            "url": op.url,
+            "partialDataUrl": op.partial_url,
+        }
+        return json_response({"data": {"bulkOperation": node}, "extensions": {"cost": cost}})
+
+    def _finish(self, op: BulkOp, base_url: str) -> None:
+        if op.fault == "canceled":
+            op.status = "CANCELED"
+            return
+        lines, roots = self.jsonl(op)
+        op.object_count, op.root_count = len(lines), roots
+        if op.fault == "failed":
+            op.status = "FAILED"
+            op.partial_url = self._publish(lines[: len(lines) // 2], base_url)
+            return
+        op.status = "COMPLETED"
+        op.url = self._publish(lines, base_url, expired=op.fault == "expired")
+
+    def _publish(self, lines: list[str], base_url: str, expired: bool = False) -> str:
+        name = secrets.token_hex(12)
+        if not expired:
+            self.files[name] = ("\n".join(lines) + "\n").encode() if lines else b""
+        return f"{base_url}/__bulk__/{name}.jsonl?X-Goog-Signature={secrets.token_hex(16)}"
+
+    def download(self, req: Request, m: dict) -> Response:
+        body = self.files.get(m["name"])
+        if body is None:  # what Google Cloud Storage answers for an expired signed URL
+            xml = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code></Error>"
+            return Response(403, xml, content_type="application/xml; charset=UTF-8")
+        return Response(200, body, content_type="application/jsonl")
+
+    def jsonl(self, op: BulkOp) -> tuple[list[str], int]:
+        """Every record the operation's search selects, as of the clock it was created, as JSONL lines."""
+        params: dict[str, str] = {}
+        for opname, value in op.bounds.items():
+            us = parse_ts(value)
+            if opname in (">=", ">"):
+                params["updated_at_min"] = fmt_ts(us + (opname == ">"), "Z")
+            else:
+                params["updated_at_max"] = fmt_ts(us - (opname == "<"), "Z")
+        listing = self.shop.listings[op.root]
+        if op.root == "orders":
+            params["status"] = "any"
+        q = listing.query("id asc", params, op.clock)
+        lines: list[str] = []
+        roots, fence = 0, None
+        old = op.clock - OLD_ORDERS
+        while True:
+            texts, page = listing.fetch(q, op.clock, 1000, fence)
+            for text in texts:
+                rec = json.loads(text)
+                if op.root == "customers":
+                    lines.append(json.dumps(customer_line(rec), separators=(",", ":")))
+                    roots += 1
+                    continue
+                if "read_all_orders" not in op.scopes and parse_ts(rec["created_at"]) < old:
+                    continue
+                order, items = order_lines(rec)
+                parent = json.dumps(order, separators=(",", ":"))
+                children = [json.dumps(i, separators=(",", ":")) for i in items]
+                # Shopify does not promise a parent before its children (unless groupObjects): half come after
+                lines += [*children, parent] if rec["id"] % 2 else [parent, *children]
+                roots += 1
+            if page.next_fence is None:
+                return lines, roots
+            fence = page.next_fence
+
+
+def client_token(host: str, client_id: str, client_secret: str) -> str:
+    """A token by the client credentials grant, for the sandbox's own tools (the emulators' benchmark, the dlt
+    reference) that read the store outside the pipeline."""
+    import requests
+
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
+    r = requests.post(f"{host}/admin/oauth/access_token", data=form, timeout=30)
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
+def bearer(req: Request) -> str | None:
+    return req.header("X-Shopify-Access-Token")
+
+
+def check_scope(scopes: tuple[str, ...], need: str) -> None:
+    if need not in scopes:
+        raise ApiError(403, f"[API] This action requires merchant approval for {need} scope.")
