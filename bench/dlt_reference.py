@@ -118,7 +118,8 @@ def vendor_config(vendor: str) -> dict:
         from sandbox.emulators.shopify_graphql import client_token
 
         client["base_url"] = f"{c['host']}/admin/api/{c.get('api_version', '2026-10')}"
-        token = c.get("access_token") or client_token(c["host"], c["login"], c["password"])  # still REST paging
+        token = c.get("access_token") or client_token(c["host"], c["login"], c["password"])
+        # dlt's rest_api runs no bulk operations: it pages the sandbox's REST orders and customers (same records)
         client["headers"] = {"X-Shopify-Access-Token": token}
         paginator = HeaderLinkPaginator  # a page_info URL is followed as given: it carries limit, nothing else
     else:

@@ -49,30 +49,34 @@ CREATE TABLE IF NOT EXISTS ops.cs_pnl_closed (
 -- the filter, pushed below the projection, parses every record a second time.
 CREATE OR REPLACE TEMP TABLE orders AS
 WITH parsed AS MATERIALIZED (
-    SELECT json_transform(record, '{"id": "VARCHAR", "name": "VARCHAR", "order_number": "VARCHAR",
-        "email": "VARCHAR", "customer": {"id": "VARCHAR"}, "created_at": "VARCHAR", "cancelled_at": "VARCHAR",
-        "currency": "VARCHAR", "subtotal_price": "VARCHAR", "test": "VARCHAR", "tags": "VARCHAR",
-        "line_items": [{"sku": "VARCHAR", "quantity": "VARCHAR"}], "discount_codes": [{"code": "VARCHAR"}],
-        "refunds": [{"id": "VARCHAR", "created_at": "VARCHAR",
-                     "transactions": [{"kind": "VARCHAR", "status": "VARCHAR", "amount": "VARCHAR"}],
-                     "refund_line_items": [{"subtotal_set": {"shop_money": {"amount": "VARCHAR"}}}],
-                     "order_adjustments": [{"kind": "VARCHAR", "amount": "VARCHAR"}]}]}') AS j
+    -- Shopify's GraphQL order (a bulk operation's record, its refunds completed by ordinary queries)
+    SELECT json_transform(record, '{"legacyResourceId": "VARCHAR", "name": "VARCHAR", "number": "VARCHAR",
+        "email": "VARCHAR", "customer": {"legacyResourceId": "VARCHAR"}, "createdAt": "VARCHAR",
+        "cancelledAt": "VARCHAR", "currencyCode": "VARCHAR", "subtotalPriceSet": {"shopMoney": {"amount": "VARCHAR"}},
+        "test": "VARCHAR", "tags": ["VARCHAR"],
+        "lineItems": [{"sku": "VARCHAR", "quantity": "VARCHAR"}], "discountCodes": ["VARCHAR"],
+        "refunds": [{"legacyResourceId": "VARCHAR", "createdAt": "VARCHAR",
+                     "transactions": {"nodes": [{"kind": "VARCHAR", "status": "VARCHAR",
+                                                 "amountSet": {"shopMoney": {"amount": "VARCHAR"}}}]},
+                     "refundLineItems": {"nodes": [{"subtotalSet": {"shopMoney": {"amount": "VARCHAR"}}}]},
+                     "orderAdjustments": {"nodes": [{"reason": "VARCHAR",
+                                                     "amountSet": {"shopMoney": {"amount": "VARCHAR"}}}]}}]}') AS j
     FROM raw_shopify.orders
 ),
 typed AS (
     SELECT
-        cast(j.id AS BIGINT) AS order_id,
+        cast(j.legacyResourceId AS BIGINT) AS order_id,
         j.name AS order_name,
-        cast(j.order_number AS BIGINT) AS order_number,
+        cast(j.number AS BIGINT) AS order_number,
         j.email,
-        cast(j.customer.id AS BIGINT) AS customer_id,
-        cast(j.created_at AS TIMESTAMPTZ) AS order_at,
-        cast(j.cancelled_at AS TIMESTAMPTZ) AS cancelled_at,
-        j.currency,
-        cast(j.subtotal_price AS DECIMAL(18, 2)) AS subtotal_price,
-        j.tags,
-        j.line_items,
-        j.discount_codes,
+        cast(j.customer.legacyResourceId AS BIGINT) AS customer_id,
+        cast(j.createdAt AS TIMESTAMPTZ) AS order_at,
+        cast(j.cancelledAt AS TIMESTAMPTZ) AS cancelled_at,
+        j.currencyCode AS currency,
+        cast(j.subtotalPriceSet.shopMoney.amount AS DECIMAL(18, 2)) AS subtotal_price,
+        array_to_string(j.tags, ',') AS tags,
+        j.lineItems AS line_items,
+        list_transform(j.discountCodes, lambda c: {'code': c}) AS discount_codes,
         j.refunds
     FROM parsed
     WHERE NOT coalesce(json_bool(j.test), false)
@@ -138,7 +142,7 @@ SELECT cast(f[3] AS BIGINT) FROM parsed WHERE code(f[1]) = 'recurring' AND code(
 
 CREATE OR REPLACE TEMP TABLE shopify_customers AS
 SELECT cast(f[1] AS BIGINT) AS shopify_customer_id, f[2] AS email
-FROM (SELECT json_extract_string(record, ['$.id', '$.email']) AS f FROM raw_shopify.customers);
+FROM (SELECT json_extract_string(record, ['$.legacyResourceId', '$.email']) AS f FROM raw_shopify.customers);
 
 CREATE OR REPLACE TEMP TABLE recharge_customers AS
 SELECT cast(f[1] AS BIGINT) AS recharge_customer_id, f[2] AS email, cast(f[3] AS BIGINT) AS shopify_customer_id
@@ -310,15 +314,16 @@ WITH unpacked AS (
     SELECT
         o.order_id,
         o.currency,
-        cast(rf.id AS BIGINT) AS refund_id,
-        cast(rf.created_at AS TIMESTAMPTZ) AS refunded_at,
+        cast(rf.legacyResourceId AS BIGINT) AS refund_id,
+        cast(rf.createdAt AS TIMESTAMPTZ) AS refunded_at,
         list_sum(list_transform(
-            list_filter(rf.transactions, lambda x: code(x.kind) = 'refund' AND code(x.status) = 'success'),
-            lambda x: cast(x.amount AS DECIMAL(18, 2)))) AS amount_original,
-        coalesce(list_sum(list_transform(rf.refund_line_items,
-            lambda x: cast(x.subtotal_set.shop_money.amount AS DECIMAL(18, 2)))), 0)
-        - coalesce(list_sum(list_transform(list_filter(rf.order_adjustments, lambda x: code(x.kind) = 'refund_discrepancy'),
-            lambda x: cast(x.amount AS DECIMAL(18, 2)))), 0) AS reversal_original
+            list_filter(rf.transactions.nodes, lambda x: code(x.kind) = 'refund' AND code(x.status) = 'success'),
+            lambda x: cast(x.amountSet.shopMoney.amount AS DECIMAL(18, 2)))) AS amount_original,
+        coalesce(list_sum(list_transform(rf.refundLineItems.nodes,
+            lambda x: cast(x.subtotalSet.shopMoney.amount AS DECIMAL(18, 2)))), 0)
+        - coalesce(list_sum(list_transform(
+            list_filter(rf.orderAdjustments.nodes, lambda x: code(x.reason) = 'refund_discrepancy'),
+            lambda x: cast(x.amountSet.shopMoney.amount AS DECIMAL(18, 2)))), 0) AS reversal_original
     FROM orders AS o, unnest(o.refunds) AS u(rf)
 )
 SELECT

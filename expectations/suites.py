@@ -109,12 +109,13 @@ class RawEntity:
     timestamps: tuple[str, ...] = ()  # instants that happened: parseable, after 2010, not after extraction
     money: tuple[str, ...] = ()  # parseable decimals the vendor guarantees non-negative
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # whole numbers within bounds
+    key: str = "id"  # the path of the record's id, the table's id column (Shopify GraphQL: legacyResourceId)
 
     def column(self, path: str) -> str:
         return path.replace(".", "_")
 
     def paths(self) -> list[str]:
-        seen = dict.fromkeys(["id", *self.required, *self.codes, *self.timestamps, *self.money, *self.ranges])
+        seen = dict.fromkeys([self.key, *self.required, *self.codes, *self.timestamps, *self.money, *self.ranges])
         return list(seen)
 
 
@@ -184,21 +185,32 @@ RAW_ENTITIES: tuple[RawEntity, ...] = (
         timestamps=("created_at", "updated_at", "processed_at"),
         money=("total_price",),
     ),
-    RawEntity(
+    RawEntity(  # GraphQL (vendor-apis.md §3a): money in shop money, statuses upper case (compared lower)
         "raw_shopify.orders",
-        required=("name", "created_at", "updated_at", "currency", "subtotal_price", "financial_status"),
+        key="legacyResourceId",
+        required=(
+            "name",
+            "createdAt",
+            "updatedAt",
+            "currencyCode",
+            "subtotalPriceSet.shopMoney.amount",
+            "displayFinancialStatus",
+        ),
         codes={
-            "financial_status": FINANCIAL_STATUSES,
-            "cancel_reason": ("customer", "fraud", "inventory", "declined", "other", "staff"),
+            "displayFinancialStatus": (*FINANCIAL_STATUSES, "expired"),
+            "cancelReason": ("customer", "fraud", "inventory", "declined", "other", "staff"),
         },
-        timestamps=("created_at", "updated_at", "processed_at", "cancelled_at"),
-        money=("subtotal_price", "total_price", "total_line_items_price", "total_discounts", "total_tax"),
+        timestamps=("createdAt", "updatedAt", "processedAt", "cancelledAt"),
+        money=tuple(
+            f"{f}.shopMoney.amount" for f in ("subtotalPriceSet", "totalPriceSet", "totalDiscountsSet", "totalTaxSet")
+        ),
     ),
     RawEntity(
         "raw_shopify.customers",
-        required=("created_at", "updated_at"),
+        key="legacyResourceId",
+        required=("createdAt", "updatedAt"),
         codes={"state": ("disabled", "invited", "enabled", "declined")},
-        timestamps=("created_at", "updated_at"),
+        timestamps=("createdAt", "updatedAt"),
     ),
     RawEntity(
         "raw_easypost.shipments",
@@ -245,7 +257,7 @@ def raw_sql(e: RawEntity, after_load: int = -1) -> str:
             expr = f"lower(trim({text}))"
         else:
             expr = text
-        typed.append(f"{expr} as {'record_id' if p == 'id' else col}")
+        typed.append(f"{expr} as {'record_id' if p == e.key else col}")
         if expr != text and p not in e.codes:
             bad.append(f"case when {text} is not null and {expr} is null then '{col}=' || {text} end")
     unparseable = f"nullif(concat_ws('; ', {', '.join(bad)}), '')" if bad else "cast(null as varchar)"
@@ -391,34 +403,36 @@ def reconciliation_sql() -> str:
     return f"""
 with attributed as (select distinct order_id from marts.fct_attributed_orders where row_type = 'order'),
 orders as (
-    select cast(json_extract_string(o.record, '$.id') as bigint) as order_id, o.record,
-           json_extract_string(o.record, '$.currency') as currency
+    select cast(json_extract_string(o.record, '$.legacyResourceId') as bigint) as order_id, o.record,
+           json_extract_string(o.record, '$.currencyCode') as currency
     from raw_shopify.orders as o
 ),
 order_revenue as (
-    select {local_month("cast(json_extract_string(record, '$.created_at') as timestamptz)")} as month,
-           cast(json_extract_string(record, '$.subtotal_price') as decimal(18, 2)) as amount, currency
+    select {local_month("cast(json_extract_string(record, '$.createdAt') as timestamptz)")} as month,
+           cast(json_extract_string(record, '$.subtotalPriceSet.shopMoney.amount') as decimal(18, 2)) as amount,
+           currency
     from orders
     where order_id in (select order_id from attributed)
       and coalesce(cast(json_extract_string(record, '$.test') as boolean), false) = false
-      and json_extract_string(record, '$.cancelled_at') is null
+      and json_extract_string(record, '$.cancelledAt') is null
 ),
 refunds as (
     select o.currency, unnest(json_extract(o.record, '$.refunds[*]')) as refund
     from orders as o where o.order_id in (select order_id from attributed)
 ),
 refund_totals as (  -- §2: money returned (successful refund transactions) and revenue reversal (rule version 2:
-                   -- goods pre-tax plus refund_discrepancy adjustments, negative when money goes back)
-    select {local_month("cast(json_extract_string(refund, '$.created_at') as timestamptz)")} as month, currency,
-           coalesce((select sum(cast(json_extract_string(t, '$.amount') as decimal(18, 2)))
-                     from unnest(json_extract(refund, '$.transactions[*]')) as u(t)
-                     where json_extract_string(t, '$.kind') = 'refund'
-                       and json_extract_string(t, '$.status') = 'success'), 0) as returned,
-           coalesce((select sum(cast(json_extract_string(li, '$.subtotal_set.shop_money.amount') as decimal(18, 2)))
-                     from unnest(json_extract(refund, '$.refund_line_items[*]')) as u(li)), 0)
-           - coalesce((select sum(cast(json_extract_string(a, '$.amount') as decimal(18, 2)))
-                       from unnest(json_extract(refund, '$.order_adjustments[*]')) as u(a)
-                       where json_extract_string(a, '$.kind') = 'refund_discrepancy'), 0) as reversal
+                   -- goods pre-tax plus refund_discrepancy adjustments, negative when money goes back);
+                   -- GraphQL: shop money, statuses upper case, children as connections' nodes
+    select {local_month("cast(json_extract_string(refund, '$.createdAt') as timestamptz)")} as month, currency,
+           coalesce((select sum(cast(json_extract_string(t, '$.amountSet.shopMoney.amount') as decimal(18, 2)))
+                     from unnest(json_extract(refund, '$.transactions.nodes[*]')) as u(t)
+                     where lower(json_extract_string(t, '$.kind')) = 'refund'
+                       and lower(json_extract_string(t, '$.status')) = 'success'), 0) as returned,
+           coalesce((select sum(cast(json_extract_string(li, '$.subtotalSet.shopMoney.amount') as decimal(18, 2)))
+                     from unnest(json_extract(refund, '$.refundLineItems.nodes[*]')) as u(li)), 0)
+           - coalesce((select sum(cast(json_extract_string(a, '$.amountSet.shopMoney.amount') as decimal(18, 2)))
+                       from unnest(json_extract(refund, '$.orderAdjustments.nodes[*]')) as u(a)
+                       where lower(json_extract_string(a, '$.reason')) = 'refund_discrepancy'), 0) as reversal
     from refunds
 ),
 refund_amounts as (  -- a refund that returned nothing is not booked; v1 reversed the money returned
@@ -502,13 +516,13 @@ def source_history_sql() -> str:
     return f"""
 with tagged as (  -- one parse per record: a list of paths
     select f[1] as order_id, {local_month("cast(f[2] as timestamptz)")} as month, f[3] as tags
-    from (select json_extract_string(record, ['$.id', '$.created_at', '$.tags', '$.test']) as f
+    from (select json_extract_string(record, ['$.legacyResourceId', '$.createdAt', '$.tags', '$.test']) as f
           from raw_shopify.orders where contains(lower(record), {tag}))
     where coalesce(cast(f[4] as boolean), false) = false
 ),
 renewal_orders as (
     select order_id, month from tagged
-    where list_contains(list_transform(string_split(tags, ','), lambda t: lower(trim(t))), {tag})
+    where list_contains(list_transform(cast(cast(tags as json) as varchar[]), lambda t: lower(trim(t))), {tag})
 ),
 linked as (
     select f[3] as order_id

@@ -67,31 +67,31 @@ def reconciliation_checks() -> dict[str, tuple[str, str]]:
         "orders in the ledger vs Shopify non-test orders": (
             "SELECT count(*) FROM intermediate.int_orders_enriched WHERE order_month = ?",
             f"""SELECT count(*) FROM {raw_orders}
-                  AND {local_month("CAST(record->>'created_at' AS TIMESTAMPTZ)")} = ?""",
+                  AND {local_month("CAST(record->>'createdAt' AS TIMESTAMPTZ)")} = ?""",
         ),
         "all refunds' money returned vs successful Shopify refund transactions (order currency)": (
             "SELECT sum(money_returned_original) FROM intermediate.int_refunds_booked WHERE refund_month = ?",
             f"""WITH refunds AS (SELECT unnest(json_extract(record, '$.refunds[*]')) AS r FROM {raw_orders}),
-                txns AS (SELECT r, unnest(json_extract(r, '$.transactions[*]')) AS t FROM refunds)
-                SELECT sum(CAST(t->>'amount' AS DECIMAL(18, 2))) FROM txns
-                WHERE t->>'kind' = 'refund' AND t->>'status' = 'success'
-                  AND {local_month("CAST(r->>'created_at' AS TIMESTAMPTZ)")} = ?""",
+                txns AS (SELECT r, unnest(json_extract(r, '$.transactions.nodes[*]')) AS t FROM refunds)
+                SELECT sum(CAST(t->'amountSet'->'shopMoney'->>'amount' AS DECIMAL(18, 2))) FROM txns
+                WHERE lower(t->>'kind') = 'refund' AND lower(t->>'status') = 'success'
+                  AND {local_month("CAST(r->>'createdAt' AS TIMESTAMPTZ)")} = ?""",
         ),
         "all refunds' revenue reversal vs Shopify refunded goods and discrepancies (order currency)": (
             "SELECT sum(revenue_reversal_original) FROM intermediate.int_refunds_booked WHERE refund_month = ?",
             f"""WITH refunds AS (SELECT unnest(json_extract(record, '$.refunds[*]')) AS r FROM {raw_orders}),
                 returned AS (
                     SELECT r FROM refunds
-                    WHERE (SELECT sum(CAST(t->>'amount' AS DECIMAL(18, 2)))
-                           FROM unnest(json_extract(r, '$.transactions[*]')) AS u(t)
-                           WHERE t->>'kind' = 'refund' AND t->>'status' = 'success') <> 0
-                      AND {local_month("CAST(r->>'created_at' AS TIMESTAMPTZ)")} = ?
+                    WHERE (SELECT sum(CAST(t->'amountSet'->'shopMoney'->>'amount' AS DECIMAL(18, 2)))
+                           FROM unnest(json_extract(r, '$.transactions.nodes[*]')) AS u(t)
+                           WHERE lower(t->>'kind') = 'refund' AND lower(t->>'status') = 'success') <> 0
+                      AND {local_month("CAST(r->>'createdAt' AS TIMESTAMPTZ)")} = ?
                 )
-                SELECT sum(coalesce((SELECT sum(CAST(li->'subtotal_set'->'shop_money'->>'amount' AS DECIMAL(18, 2)))
-                                     FROM unnest(json_extract(r, '$.refund_line_items[*]')) AS u(li)), 0)
-                           - coalesce((SELECT sum(CAST(a->>'amount' AS DECIMAL(18, 2)))
-                                       FROM unnest(json_extract(r, '$.order_adjustments[*]')) AS u(a)
-                                       WHERE a->>'kind' = 'refund_discrepancy'), 0))
+                SELECT sum(coalesce((SELECT sum(CAST(li->'subtotalSet'->'shopMoney'->>'amount' AS DECIMAL(18, 2)))
+                                     FROM unnest(json_extract(r, '$.refundLineItems.nodes[*]')) AS u(li)), 0)
+                           - coalesce((SELECT sum(CAST(a->'amountSet'->'shopMoney'->>'amount' AS DECIMAL(18, 2)))
+                                       FROM unnest(json_extract(r, '$.orderAdjustments.nodes[*]')) AS u(a)
+                                       WHERE lower(a->>'reason') = 'refund_discrepancy'), 0))
                 FROM returned""",
         ),
         "published P&L net contribution vs computed (the difference is adjustments)": (

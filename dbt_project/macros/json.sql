@@ -3,7 +3,8 @@
     columns: list of [name, json path, type]. The record is parsed once per row (one json_transform into the
     structure the paths describe), not once per column. Types: money -> decimal(18,2), timestamp -> UTC
     timestamptz, code -> trimmed lower-case varchar (statuses, types: some API versions send them upper case),
-    the rest as written. A type that is itself a list of [name, path, type] reads an array of objects into a
+    gid -> the number ending a GraphQL global id (`gid://shopify/LineItem/42` -> 42), varchar[] -> a JSON list
+    of strings, the rest as written. A type that is itself a list of [name, path, type] reads an array of objects into a
     list of typed structs (paths relative to each element), so child rows unnest without parsing JSON again.
 -#}
 {% macro unpack_json(relation, json_column, columns, keep=[]) -%}
@@ -30,7 +31,9 @@
             {%- if p not in at.node %}{% do at.node.update({p: {}}) %}{% endif -%}
             {%- set at.node = at.node[p] -%}
         {%- endfor -%}
-        {%- if c[2] is string -%}
+        {%- if c[2] == 'varchar[]' -%}
+            {%- do at.node.update({parts[-1]: ['VARCHAR']}) -%}
+        {%- elif c[2] is string -%}
             {%- do at.node.update({parts[-1]: 'VARCHAR'}) -%}
         {%- else -%}
             {%- do at.node.update({parts[-1]: [json_structure(c[2])]}) -%}
@@ -56,6 +59,7 @@
 {% macro typed(expr, type) -%}
     {%- if type == 'money' -%} cast({{ expr }} as decimal(18, 2))
     {%- elif type == 'code' -%} lower(trim({{ expr }}))
+    {%- elif type == 'gid' -%} cast(regexp_extract({{ expr }}, '/(\d+)$', 1) as bigint)
     {%- elif type == 'timestamp' -%} {{ to_utc(expr) }}
     {%- elif type == 'boolean' -%} cast(case lower({{ expr }}) when '1' then 'true' when '0' then 'false' else lower({{ expr }}) end as boolean)
     {%- else -%} cast({{ expr }} as {{ type }})

@@ -10,15 +10,20 @@
   parent whatever the line order, and the records come out in batches. A FAILED operation is run again whole
   (its partial data is never used), an expired download URL runs the operation again, a CANCELED or EXPIRED
   one fails the extract saying so.
+- Refunds: Shopify refuses a bulk query with a connection inside a list field, and an order's `refunds` is a
+  list. The bulk file carries each refund's own fields; `Bulk.refunds` then reads the transactions, refund lines
+  and adjustments of just the orders that have refunds with ordinary `nodes(ids:)` queries, and DuckDB puts them
+  in place of the bulk file's refunds before anything lands.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -53,6 +58,7 @@ class GraphQL:
         self.restore = 100.0
         self.stamp = time.monotonic()
         self.throttled = 0  # THROTTLED answers (steady state: none)
+        self.spent = 0.0  # actual cost points of every answered query (what the rate limit charges)
 
     def _pace(self, cost: float) -> None:
         if self.available is None:
@@ -64,6 +70,7 @@ class GraphQL:
     def _note_cost(self, body: dict) -> dict:
         cost = ((body.get("extensions") or {}).get("cost")) or {}
         status = cost.get("throttleStatus") or {}
+        self.spent += float(cost.get("actualQueryCost") or 0)
         if "currentlyAvailable" in status:
             self.available = float(status["currentlyAvailable"])
             self.restore = float(status.get("restoreRate") or self.restore)
@@ -109,16 +116,26 @@ POLL = """query poll($id: ID!) {
   bulkOperation(id: $id) { id status errorCode objectCount rootObjectCount url partialDataUrl }
 }"""
 MONEY = "shopMoney { amount currencyCode }"
-ORDER_FIELDS = f"""id legacyResourceId name email createdAt updatedAt processedAt cancelledAt cancelReason test
-  currencyCode tags displayFinancialStatus discountCodes
+# A bulk query may not select a connection inside a list field, and an order's `refunds` is a list: the bulk
+# query takes the refunds' own fields, and REFUNDS pages their transactions, lines and adjustments with ordinary
+# queries for just the orders that have refunds.
+REFUND_FIELDS = f"id legacyResourceId createdAt totalRefundedSet {{ {MONEY} }}"
+ORDER_FIELDS = f"""id legacyResourceId name number email createdAt updatedAt processedAt cancelledAt cancelReason
+  test currencyCode tags displayFinancialStatus discountCodes
   subtotalPriceSet {{ {MONEY} }} totalPriceSet {{ {MONEY} }} totalDiscountsSet {{ {MONEY} }} totalTaxSet {{ {MONEY} }}
   customer {{ id legacyResourceId }}
-  refunds {{ id legacyResourceId createdAt totalRefundedSet {{ {MONEY} }}
-    transactions(first: 20) {{ nodes {{ id kind status amountSet {{ {MONEY} }} }} }}
-    refundLineItems(first: 50) {{ nodes {{ lineItem {{ id }} quantity subtotalSet {{ {MONEY} }} }} }}
-    orderAdjustments(first: 10) {{ nodes {{ id reason amountSet {{ {MONEY} }} }} }} }}
+  refunds {{ {REFUND_FIELDS} }}
   lineItems {{ edges {{ node {{ id sku quantity
     originalUnitPriceSet {{ {MONEY} }} totalDiscountSet {{ {MONEY} }} }} }} }}"""
+CONNECTIONS = {"transactions": 100, "refundLineItems": 100, "orderAdjustments": 50}  # the most one refund can hold
+REFUNDS = f"""query refunds($ids: [ID!]!) {{ nodes(ids: $ids) {{ ... on Order {{ id refunds {{ {REFUND_FIELDS}
+  transactions(first: {CONNECTIONS["transactions"]}) {{ pageInfo {{ hasNextPage }}
+    nodes {{ id kind status amountSet {{ {MONEY} }} }} }}
+  refundLineItems(first: {CONNECTIONS["refundLineItems"]}) {{ pageInfo {{ hasNextPage }}
+    nodes {{ lineItem {{ id }} quantity subtotalSet {{ {MONEY} }} }} }}
+  orderAdjustments(first: {CONNECTIONS["orderAdjustments"]}) {{ pageInfo {{ hasNextPage }}
+    nodes {{ id reason amountSet {{ {MONEY} }} }} }} }} }} }} }}"""
+REFUND_BATCH = 50  # orders per REFUNDS query: requested cost about 500, under the 1,000 a query may ask
 CUSTOMER_FIELDS = "id legacyResourceId email firstName lastName state tags createdAt updatedAt"
 ROOTS = {"orders": ORDER_FIELDS, "customers": CUSTOMER_FIELDS}
 CHILDREN = {"orders": {"LineItem": "lineItems"}, "customers": {}}  # a child line's gid type -> its list
@@ -152,6 +169,7 @@ class Bulk:
         self.workdir = workdir
         self.downloads = urllib3.PoolManager()  # the file's URL is signed: no token goes with it
         self.runs = 0  # operations started (tests, the measurement)
+        self.refund_queries = 0
 
     def records(self, root: str, since: datetime | None, until: datetime | None) -> Iterator[list[msgspec.Raw]]:
         """Every record of the window, children under their parents, in batches."""
@@ -159,7 +177,29 @@ class Bulk:
         with tempfile.TemporaryDirectory(dir=self.workdir, prefix=".bulk-") as tmp:
             path = Path(tmp) / f"{root}.jsonl"
             self._run_to_file(root, bulk_query(root, since, until), path)
-            yield from reassemble(path, CHILDREN[root], self.gql.session.conn_id, Path(tmp))
+            details = self.refunds if root == "orders" else None
+            yield from reassemble(path, CHILDREN[root], self.gql.session.conn_id, Path(tmp), details)
+
+    def refunds(self, order_ids: list[str], out: Path) -> None:
+        """The full refunds of these orders (ordinary queries, REFUND_BATCH at a time) as JSONL lines
+        `{"id": order gid, "refunds": [...]}`. An order gone since the bulk run, or a refund with more children
+        than one page holds, fails the window rather than landing a refund without its money."""
+        conn = self.gql.session.conn_id
+        with out.open("w") as f:
+            for i in range(0, len(order_ids), REFUND_BATCH):
+                ids = order_ids[i : i + REFUND_BATCH]
+                nodes = self.gql.query(REFUNDS, {"ids": ids}, cost=1 + 10 * len(ids))["nodes"]
+                for want, node in zip(ids, nodes, strict=True):
+                    if node is None or node.get("id") != want:
+                        raise FatalHTTPError(f"{conn}: order {want} had refunds in the bulk file but is now gone")
+                    for refund in node["refunds"]:
+                        for name in CONNECTIONS:
+                            if refund[name]["pageInfo"]["hasNextPage"]:
+                                raise FatalHTTPError(
+                                    f"{conn}: refund {refund['id']} has more {name} than {CONNECTIONS[name]}"
+                                )
+                    f.write(json.dumps(node, separators=(",", ":")) + "\n")
+                self.refund_queries += 1
 
     def _run_to_file(self, root: str, query: str, path: Path) -> None:
         conn = self.gql.session.conn_id
@@ -236,9 +276,16 @@ class Bulk:
         raise FatalHTTPError(f"{self.gql.session.conn_id}: the bulk download kept failing")
 
 
-def reassemble(path: Path, children: dict[str, str], conn_id: str, spill: Path) -> Iterator[list[msgspec.Raw]]:
+def reassemble(
+    path: Path,
+    children: dict[str, str],
+    conn_id: str,
+    spill: Path,
+    details: Callable[[list[str], Path], None] | None = None,
+) -> Iterator[list[msgspec.Raw]]:
     """The records of a bulk JSONL file, each child line (a `__parentId`) put in its parent's list named by its
-    gid type, in id order, whatever the line order. DuckDB reads the file (spilling, not holding it)."""
+    gid type, in id order, whatever the line order. DuckDB reads the file (spilling, not holding it).
+    `details(ids, file)`, for records with refunds, writes `{"id", "refunds"}` lines whose refunds replace theirs."""
     con = duckdb.connect()
     try:
         con.execute(f"SET temp_directory = {literal(str(spill))}")  # a file bigger than memory spills here
@@ -259,6 +306,18 @@ def reassemble(path: Path, children: dict[str, str], conn_id: str, spill: Path) 
                                GROUP BY parent) AS c{n} ON c{n}.parent = p.gid"""
             )
             lists.append(f"{literal(field)}, coalesce(c{n}.kids, '[]'::JSON)")
+        if details is not None:
+            ids = con.execute(
+                "SELECT gid FROM lines WHERE parent IS NULL AND json_array_length(j, '$.refunds') > 0 ORDER BY gid"
+            ).fetchall()
+            extra = spill / "refunds.jsonl"
+            details([i for (i,) in ids], extra)
+            con.execute(
+                f"""CREATE TEMP TABLE details AS SELECT json ->> '$.id' AS gid, json -> '$.refunds' AS refunds
+                    FROM read_ndjson_objects({literal(str(extra))})"""
+            )
+            joins.append("LEFT JOIN details AS d ON d.gid = p.gid")
+            lists.append("'refunds', coalesce(d.refunds, p.j -> '$.refunds')")
         record = f"json_merge_patch(p.j, json_object({', '.join(lists)}))" if lists else "p.j"
         (orphans,) = con.execute(
             "SELECT count(*) FROM lines c WHERE parent IS NOT NULL AND parent NOT IN (SELECT gid FROM lines)"

@@ -8,11 +8,15 @@ API with cost-based throttling, and bulk operations delivering JSONL.
   (`THROTTLED`, `ACCESS_DENIED`); every answer carries `extensions.cost.throttleStatus`. The emulator does
   not parse GraphQL: it recognises the operation (`bulkOperationRunQuery`, `bulkOperation(id:)`) and, in a
   bulk query, the root connection (`orders` or `customers`) and the `updated_at` bounds of its search query;
-  it returns every field of §3a whatever the selection.
+  it returns every field of §3a a bulk query can reach, whatever the selection.
 - Bulk operations move CREATED -> RUNNING -> COMPLETED over successive polls; the JSONL (at a signed URL
   that needs no token) puts each line item on its own line with `__parentId`, for half of the orders BEFORE
-  the order's line. Faults on demand (`bulk_faults`): `failed` (FAILED with a partialDataUrl of half the
-  lines), `expired` (the URL answers 403), `canceled`, `throttled` (the next polls answer THROTTLED).
+  the order's line. A bulk query with more than 5 connections, or a connection inside a list field (an order's
+  `refunds { transactions { nodes } }`), is refused as Shopify refuses it: the bulk file carries the refunds'
+  own fields, and `nodes(ids:) { ... on Order { refunds { ... } } }` (an ordinary query, cost-limited) gives
+  their transactions, lines and adjustments. Faults on demand (`bulk_faults`): `failed` (FAILED with a
+  partialDataUrl of half the lines), `expired` (the URL answers 403), `canceled`, `throttled` (the next polls
+  answer THROTTLED), `token_expires` (every token ends once the operation has started).
   Before version 2026-01 only one bulk query may run at a time.
 - Without `read_all_orders`, orders created more than 60 days before the clock are silently absent.
 """
@@ -29,7 +33,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from sandbox.calendar import DAY, US
-from sandbox.emulators.engine import fmt_ts, parse_ts
+from sandbox.emulators.engine import decode_cursor, encode_cursor, fmt_ts, parse_ts
 from sandbox.emulators.http import ApiError, Request, Response, json_response
 
 TOKEN_SECONDS = 86399
@@ -39,8 +43,15 @@ QUERY_COST = 10  # what the emulator charges for a bulk run or a poll (Shopify: 
 ROOT_RX = re.compile(r"^\s*\{\s*(orders|customers)\b")
 INLINE_RX = re.compile(r'bulkOperationRunQuery\s*\(\s*query\s*:\s*"((?:[^"\\]|\\.)*)"')
 BOUND_RX = re.compile(r"updated_at\s*:\s*(>=|>|<=|<)\s*'([^']+)'")
+NODES_RX = re.compile(r"\bnodes\s*\(\s*ids\s*:")
+FIRST_RX = re.compile(r"\b(\w+)\s*\(\s*first\s*:\s*(\d+)")
+ORDER_GID_RX = re.compile(r"gid://shopify/Order/(\d+)")
+CONNECTION_RX = re.compile(r"\b(?:edges|nodes)\s*\{")
+LIST_FIELDS = ("refunds", "discountApplications", "fulfillments", "shippingLines")  # lists on Order, not connections
+NODE_COST, MAX_QUERY_COST = 10, 1000
+PAGED_RX = re.compile(r"\borders\s*\(\s*first\s*:")
 OLD_ORDERS = 60 * DAY
-BULK_FAULTS = ("failed", "expired", "canceled", "throttled")
+BULK_FAULTS = ("failed", "expired", "canceled", "throttled", "token_expires")
 
 
 def gid(kind: str, n: int | str) -> str:
@@ -58,11 +69,14 @@ def utc(ts: str | None) -> str | None:
     return None if ts is None else fmt_ts(parse_ts(ts), "Z")
 
 
-def order_lines(o: dict) -> tuple[dict, list[dict]]:
-    """A REST order (the emulator's one source of truth) as its GraphQL bulk lines: the order, its line items."""
+def _connection(nodes: list[dict], first: int) -> dict:
+    return {"pageInfo": {"hasNextPage": len(nodes) > first}, "nodes": nodes[:first]}
+
+
+def refund_details(o: dict, firsts: dict[str, int]) -> list[dict]:
+    """A REST order's refunds as an ordinary query gives them (`nodes(ids:) { ... on Order { refunds {...} } }`):
+    their transactions, lines and adjustments are connections, cut at the query's `first`."""
     cur = o["currency"]
-    oid = gid("Order", o["id"])
-    total_discounts = o.get("total_discounts")
     refunds = []
     for r in o.get("refunds") or []:
         txns = [
@@ -90,25 +104,41 @@ def order_lines(o: dict) -> tuple[dict, list[dict]]:
             }
             for a in r.get("order_adjustments") or []
         ]
-        success = sum(
-            (int(t["amount"].replace(".", "")) for t in r.get("transactions") or [] if t["status"] == "success"), 0
-        )
         refunds.append(
             {
-                "id": gid("Refund", r["id"]),
-                "legacyResourceId": str(r["id"]),
-                "createdAt": utc(r["created_at"]),
-                "totalRefundedSet": money_set(f"{success // 100}.{success % 100:02d}", cur),
-                "transactions": {"nodes": txns},
-                "refundLineItems": {"nodes": lines},
-                "orderAdjustments": {"nodes": adjustments},
+                **refund_header(r, cur),
+                "transactions": _connection(txns, firsts.get("transactions", 250)),
+                "refundLineItems": _connection(lines, firsts.get("refundLineItems", 250)),
+                "orderAdjustments": _connection(adjustments, firsts.get("orderAdjustments", 250)),
             }
         )
+    return refunds
+
+
+def refund_header(r: dict, cur: str) -> dict:
+    success = sum(
+        (int(t["amount"].replace(".", "")) for t in r.get("transactions") or [] if t["status"] == "success"), 0
+    )
+    return {
+        "id": gid("Refund", r["id"]),
+        "legacyResourceId": str(r["id"]),
+        "createdAt": utc(r["created_at"]),
+        "totalRefundedSet": money_set(f"{success // 100}.{success % 100:02d}", cur),
+    }
+
+
+def order_lines(o: dict) -> tuple[dict, list[dict]]:
+    """A REST order (the emulator's one source of truth) as its GraphQL bulk lines: the order, its line items.
+    `refunds` is a list field, so it comes inline, but a bulk query may not select the connections inside it
+    (transactions, refund lines, adjustments): only the refunds' own fields are here."""
+    cur = o["currency"]
+    oid = gid("Order", o["id"])
     customer = o.get("customer")
     order = {
         "id": oid,
         "legacyResourceId": str(o["id"]),
         "name": o["name"],
+        "number": o["order_number"],
         "email": o["email"],
         "createdAt": utc(o["created_at"]),
         "updatedAt": utc(o["updated_at"]),
@@ -121,13 +151,13 @@ def order_lines(o: dict) -> tuple[dict, list[dict]]:
         "displayFinancialStatus": (o.get("financial_status") or "").upper() or None,
         "subtotalPriceSet": money_set(o["subtotal_price"], cur),
         "totalPriceSet": money_set(o["total_price"], cur),
-        "totalDiscountsSet": money_set(total_discounts, cur),
+        "totalDiscountsSet": money_set(o.get("total_discounts"), cur),
         "totalTaxSet": money_set(o["total_tax"], cur),
         "discountCodes": [d["code"] for d in o.get("discount_codes") or []],
         "customer": {"id": gid("Customer", customer["id"]), "legacyResourceId": str(customer["id"])}
         if customer and customer.get("id") is not None
         else None,
-        "refunds": refunds,
+        "refunds": [refund_header(r, cur) for r in o.get("refunds") or []],
     }
     items = [
         {
@@ -230,14 +260,16 @@ class Admin:
         return json_response({"access_token": token, "scope": ",".join(self.scopes), "expires_in": TOKEN_SECONDS})
 
     # ------------------------------------------------------------------ GraphQL
-    def cost(self, charged: int, enforce: bool) -> tuple[bool, dict]:
+    def cost(self, charged: int, enforce: bool, actual: int | None = None) -> tuple[bool, dict]:
+        """Shopify asks the bucket for the requested cost and then takes only what the query really cost."""
+        actual = charged if actual is None else actual
         with self.lock:
             now = time.monotonic()
             self.points = min(BUCKET_POINTS, self.points + (now - self.stamp) * RESTORE_PER_S)
             self.stamp = now
             ok = not enforce or self.points >= charged
             if ok and enforce:
-                self.points -= charged
+                self.points -= actual
             status = {
                 "maximumAvailable": BUCKET_POINTS,
                 "currentlyAvailable": int(self.points),
@@ -245,7 +277,7 @@ class Admin:
             }
         return ok, {
             "requestedQueryCost": charged,
-            "actualQueryCost": charged if ok else None,
+            "actualQueryCost": actual if ok else None,
             "throttleStatus": status,
         }
 
@@ -261,6 +293,10 @@ class Admin:
             forced = polling and self.throttled_polls > 0
             if forced:
                 self.throttled_polls -= 1
+        if NODES_RX.search(query):
+            return self._nodes(req, query, variables, scopes, rate_limits)
+        if PAGED_RX.search(query) and "bulkOperationRunQuery" not in query:
+            return self._orders_page(req, query, variables, scopes, rate_limits)
         ok, cost = self.cost(QUERY_COST, rate_limits)
         if forced or not ok:
             return self._errors("Throttled", "THROTTLED", cost)
@@ -285,6 +321,11 @@ class Admin:
         root = ROOT_RX.search(inner)
         if root is None:
             return self._errors("the bulk query needs an orders or customers connection", None, cost)
+        refused = bulk_query_refusal(inner)
+        if refused:
+            user_errors = [{"field": ["query"], "code": "INVALID", "message": refused}]
+            body = {"bulkOperationRunQuery": {"bulkOperation": None, "userErrors": user_errors}}
+            return json_response({"data": body, "extensions": {"cost": cost}})
         need = "read_orders" if root[1] == "orders" else "read_customers"
         if need not in scopes:
             return self._errors(
@@ -317,8 +358,87 @@ class Admin:
                 op.fault = None
             op.scopes = scopes
             self.ops[op.id] = op
+        if op.fault == "token_expires":  # the run answered; every later request needs a new token
+            op.fault = None
+            self.expire_tokens()
         body = {"bulkOperation": {"id": op.id, "status": op.status}, "userErrors": []}
         return json_response({"data": {"bulkOperationRunQuery": body}, "extensions": {"cost": cost}})
+
+    def _nodes(self, req: Request, query: str, variables: dict, scopes: tuple, rate_limits: bool) -> Response:
+        """`nodes(ids: $ids) { ... on Order { id refunds { ... } } }`: the refunds of chosen orders, with the
+        connections a bulk query cannot reach. Cost: requested 1 + 10 per id, actual 1 + the objects returned."""
+        ids = [str(i) for i in variables.get("ids") or []]
+        requested = 1 + NODE_COST * len(ids)
+        if requested > MAX_QUERY_COST:
+            _, cost = self.cost(0, False)
+            message = f"Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST})."
+            return self._errors(message, "MAX_COST_EXCEEDED", cost)
+        if "read_orders" not in scopes:
+            _, cost = self.cost(0, False)
+            return self._errors(
+                "Access denied for nodes field. Required access: `read_orders` access scope.", "ACCESS_DENIED", cost
+            )
+        firsts = {name: int(n) for name, n in FIRST_RX.findall(query)}
+        nodes: list[dict | None] = []
+        objects = 0
+        for node_id in ids:
+            m = ORDER_GID_RX.fullmatch(node_id)
+            text = self.shop.listings["orders"].get(int(m[1]), req.clock) if m else None
+            rec = json.loads(text) if text is not None else None
+            old = rec is not None and "read_all_orders" not in scopes
+            if rec is None or (old and parse_ts(rec["created_at"]) < req.clock - OLD_ORDERS):
+                nodes.append(None)
+                continue
+            refunds = refund_details(rec, firsts)
+            objects += 1 + sum(
+                1 + sum(len(r[c]["nodes"]) for c in ("transactions", "refundLineItems", "orderAdjustments"))
+                for r in refunds
+            )
+            nodes.append({"id": node_id, "refunds": refunds})
+        ok, cost = self.cost(requested, rate_limits, actual=1 + objects)
+        if not ok:
+            return self._errors("Throttled", "THROTTLED", cost)
+        return json_response({"data": {"nodes": nodes}, "extensions": {"cost": cost}})
+
+    def _orders_page(self, req: Request, query: str, variables: dict, scopes: tuple, rate_limits: bool) -> Response:
+        """An ordinary paged query, `orders(first: $first, after: $after, query: $query, sortKey: ID)`, with the
+        order's lineItems and refunds (connections allowed inside the list here) at the query's `first`s.
+        Cost: requested 2 + first x (3 + lineItems' first), actual 1 + the objects returned."""
+        firsts = {name: int(n) for name, n in FIRST_RX.findall(query)}
+        first = int(variables.get("first") or 50)
+        requested = 2 + first * (3 + firsts.get("lineItems", 250))
+        _, free = self.cost(0, False)
+        if requested > MAX_QUERY_COST:
+            message = f"Query cost is {requested}, which exceeds the single query max cost limit ({MAX_QUERY_COST})."
+            return self._errors(message, "MAX_COST_EXCEEDED", free)
+        if "read_orders" not in scopes:
+            return self._errors("Access denied for orders field. Required access: `read_orders` access scope.",
+                                "ACCESS_DENIED", free)  # fmt: skip
+        bounds = BOUND_RX.findall(str(variables.get("query") or ""))
+        listing = self.shop.listings["orders"]
+        after = variables.get("after")
+        fence = int(decode_cursor(after)["f"]) if after else None
+        q = listing.query("id asc", {**search_params(bounds), "status": "any"}, req.clock)
+        texts, page = listing.fetch(q, req.clock, first, fence)
+        nodes, objects = [], 0
+        old = req.clock - OLD_ORDERS
+        for text in texts:
+            rec = json.loads(text)
+            if "read_all_orders" not in scopes and parse_ts(rec["created_at"]) < old:
+                continue
+            order, items = order_lines(rec)
+            order["lineItems"] = _connection(
+                [{k: v for k, v in i.items() if k != "__parentId"} for i in items], firsts.get("lineItems", 250)
+            )
+            order["refunds"] = refund_details(rec, firsts)
+            objects += 1 + len(items) + len(order["refunds"])
+            nodes.append(order)
+        ok, cost = self.cost(requested, rate_limits, actual=1 + objects)
+        if not ok:
+            return self._errors("Throttled", "THROTTLED", cost)
+        end = encode_cursor({"f": page.next_fence}) if page.next_fence is not None else None
+        info = {"hasNextPage": page.next_fence is not None, "endCursor": end}
+        return json_response({"data": {"orders": {"pageInfo": info, "nodes": nodes}}, "extensions": {"cost": cost}})
 
     def _poll(self, req: Request, variables: dict, cost: dict) -> Response:
         op = self.ops.get(str(variables.get("id")))
@@ -369,13 +489,7 @@ class Admin:
 
     def jsonl(self, op: BulkOp) -> tuple[list[str], int]:
         """Every record the operation's search selects, as of the clock it was created, as JSONL lines."""
-        params: dict[str, str] = {}
-        for opname, value in op.bounds.items():
-            us = parse_ts(value)
-            if opname in (">=", ">"):
-                params["updated_at_min"] = fmt_ts(us + (opname == ">"), "Z")
-            else:
-                params["updated_at_max"] = fmt_ts(us - (opname == "<"), "Z")
+        params = search_params(list(op.bounds.items()))
         listing = self.shop.listings[op.root]
         if op.root == "orders":
             params["status"] = "any"
@@ -402,6 +516,41 @@ class Admin:
             if page.next_fence is None:
                 return lines, roots
             fence = page.next_fence
+
+
+def search_params(bounds: list[tuple[str, str]]) -> dict[str, str]:
+    """A search query's updated_at bounds as the listing's inclusive filters."""
+    params: dict[str, str] = {}
+    for opname, value in bounds:
+        us = parse_ts(value)
+        if opname in (">=", ">"):
+            params["updated_at_min"] = fmt_ts(us + (opname == ">"), "Z")
+        else:
+            params["updated_at_max"] = fmt_ts(us - (opname == "<"), "Z")
+    return params
+
+
+def _block(text: str, start: int) -> str:
+    """The text of the `{...}` block opening at or after `start`."""
+    i = text.index("{", start)
+    depth = 0
+    for j in range(i, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[j], 0)
+        if depth == 0:
+            return text[i : j + 1]
+    return text[i:]
+
+
+def bulk_query_refusal(query: str) -> str | None:
+    """What Shopify's bulk executor refuses (shopify.dev, bulk operations "operation restrictions"): more than 5
+    connections, or a connection inside a list field (an order's `refunds { transactions { nodes } }`)."""
+    if len(CONNECTION_RX.findall(query)) > 5:
+        return "Bulk queries cannot contain more than 5 connections."
+    for name in LIST_FIELDS:
+        for m in re.finditer(rf"\b{name}\b\s*(?:\([^)]*\))?\s*\{{", query):
+            if CONNECTION_RX.search(_block(query, m.start())):
+                return "Queries that contain a connection field within a list field are not currently supported."
+    return None
 
 
 def client_token(host: str, client_id: str, client_secret: str) -> str:

@@ -89,7 +89,7 @@ def test_a_refused_credential(data_dir):
         proc = cli("ingest", "extract", "--vendor", "shopify", env={"AIRFLOW_CONN_SHOPIFY_DEFAULT": json.dumps(conn)})
     finally:
         server.close()
-    assert_one_clear_error(proc, "error: shopify_default: HTTP 401 on GET ")
+    assert_one_clear_error(proc, "error: shopify_default: HTTP 401 on POST ")
     assert "credentials were refused" in proc.stderr
     assert len(server.seen) == 1
 

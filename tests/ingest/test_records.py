@@ -91,12 +91,23 @@ def test_new_fields_are_kept_and_missing_optional_fields_are_fine():
     assert check_record(CHARGES, record)[1] is None
 
 
+GQL_ORDER = {"legacyResourceId": "1", "createdAt": "2026-01-01T06:00:00Z", "updatedAt": "2026-01-01T06:00:00Z"}
+
+
+def shop_money(amount: object) -> dict:
+    return {"shopMoney": {"amount": amount, "currencyCode": "USD"}}
+
+
 def test_nested_paths_walk_lists():
-    base = {"id": 1, "created_at": "2026-01-01T00:00:00-06:00", "updated_at": "2026-01-01T00:00:00-06:00"}
-    good = {"refunds": [{"transactions": [{"amount": "1.00"}, {"amount": "2.00"}]}, {"transactions": []}]}
-    bad = {"refunds": [{"transactions": [{"amount": "1.00"}]}, {"transactions": [{"amount": "x"}]}]}
-    assert check_record(ORDERS, {**base, **good})[1] is None  # no line_items at all is fine too
-    assert check_record(ORDERS, {**base, **bad})[1] == "field 'refunds[].transactions[].amount': unparseable amount x"
+    def refund(*amounts: str) -> dict:
+        return {"transactions": {"nodes": [{"amountSet": shop_money(a)} for a in amounts]}}
+
+    good = {"refunds": [refund("1.00", "2.00"), refund()]}
+    bad = {"refunds": [refund("1.00"), refund("x")]}
+    assert check_record(ORDERS, {**GQL_ORDER, **good})[1] is None  # no lineItems at all is fine too
+    assert check_record(ORDERS, {**GQL_ORDER, **bad})[1] == (
+        "field 'refunds[].transactions.nodes[].amountSet.shopMoney.amount': unparseable amount x"
+    )
 
 
 def test_a_path_declared_both_as_a_value_and_as_an_object_is_refused():
@@ -105,17 +116,17 @@ def test_a_path_declared_both_as_a_value_and_as_an_object_is_refused():
         check_record(ep, {"id": 1})
 
 
-def test_a_refunds_goods_and_adjustments_must_be_money_in_either_wire_form():
+def test_a_refunds_goods_and_adjustments_must_be_money():
     """§2's revenue reversal reads them: a bad one is quarantined at landing, not a cast error in dbt."""
-    base = {"id": 1, "created_at": "2026-01-01T00:00:00-06:00", "updated_at": "2026-01-01T00:00:00-06:00"}
-    line = {"subtotal": 25.0, "subtotal_set": {"shop_money": {"amount": "25.00"}}}
-    good = {"refunds": [{"refund_line_items": [line], "order_adjustments": [{"amount": -5.0}, {"amount": "-3.00"}]}]}
-    bad_line = {"refunds": [{"refund_line_items": [{"subtotal_set": {"shop_money": {"amount": "n/a"}}}]}]}
-    bad_adjustment = {"refunds": [{"order_adjustments": [{"amount": "five"}]}]}
-    assert check_record(ORDERS, {**base, **good})[1] is None
-    assert check_record(ORDERS, {**base, **bad_line})[1] == (
-        "field 'refunds[].refund_line_items[].subtotal_set.shop_money.amount': unparseable amount n/a"
+    lines = {"nodes": [{"quantity": 1, "subtotalSet": shop_money("25.00")}]}
+    adjustments = {"nodes": [{"reason": "REFUND_DISCREPANCY", "amountSet": shop_money("-3.00")}]}
+    good = {"refunds": [{"refundLineItems": lines, "orderAdjustments": adjustments}]}
+    bad_line = {"refunds": [{"refundLineItems": {"nodes": [{"subtotalSet": shop_money("n/a")}]}}]}
+    bad_adjustment = {"refunds": [{"orderAdjustments": {"nodes": [{"amountSet": shop_money("five")}]}}]}
+    assert check_record(ORDERS, {**GQL_ORDER, **good})[1] is None
+    assert check_record(ORDERS, {**GQL_ORDER, **bad_line})[1] == (
+        "field 'refunds[].refundLineItems.nodes[].subtotalSet.shopMoney.amount': unparseable amount n/a"
     )
-    assert check_record(ORDERS, {**base, **bad_adjustment})[1] == (
-        "field 'refunds[].order_adjustments[].amount': unparseable amount five"
+    assert check_record(ORDERS, {**GQL_ORDER, **bad_adjustment})[1] == (
+        "field 'refunds[].orderAdjustments.nodes[].amountSet.shopMoney.amount': unparseable amount five"
     )

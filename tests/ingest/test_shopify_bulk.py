@@ -10,6 +10,7 @@ import json
 import logging
 from collections import Counter
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import duckdb
 import pytest
@@ -17,10 +18,11 @@ import pytest
 from ingest.connections import get_connection
 from ingest.extract import Window, extract_endpoint
 from ingest.paths import endpoint_landing_dir
-from ingest.shopify import ShopifyBulkClient
-from ingest.shopify.graphql import BulkOperationEnded
+from ingest.shopify import ShopifyClient
+from ingest.shopify.graphql import RUN, BulkOperationEnded, bulk_query
 from ingest.sql import literal
 from sandbox.emulators.server import Sandbox
+from sandbox.emulators.shopify_graphql import bulk_query_refusal
 from sandbox.tables import read_table
 from tests.ingest.sandbox_truth import visible
 
@@ -35,9 +37,9 @@ def shop(tiny, data_dir, monkeypatch, caplog):
         assert admin.tokens and all(t not in caplog.text for t in [admin.client_secret, *admin.tokens])
 
 
-def extract(entity: str, run_id: str = "r1") -> tuple[ShopifyBulkClient, dict, dict[str, dict]]:
+def extract(entity: str, run_id: str = "r1") -> tuple[ShopifyClient, dict, dict[str, dict]]:
     """One extract run of the bulk client: (client, manifest, landed records by id)."""
-    client = ShopifyBulkClient(get_connection("shopify_default"))
+    client = ShopifyClient(get_connection("shopify_default"))
     ep = next(e for e in client.endpoints if e.entity == entity)
     manifest = extract_endpoint(client, ep, Window(full_refresh=True), run_id)
     con = duckdb.connect()
@@ -60,6 +62,23 @@ def assert_complete_orders(tiny, clock: int, landed: dict[str, dict]) -> None:
     got = {i: len(o["lineItems"]) for i, o in landed.items()}
     assert got == {i: lines.get(i, 0) for i in want}  # every line item under its order, none elsewhere
     assert all("__parentId" not in li for o in landed.values() for li in o["lineItems"])
+    # refunds are a list field, whose connections a bulk query cannot select: the ordinary queries filled them in
+    refunds = [
+        r for r in read_table(tiny, "shopify_refunds").to_pylist() if r["created"] <= want.get(str(r["order_id"]), -1)
+    ]
+    cents = Counter()
+    for t in read_table(tiny, "shopify_refund_transactions").to_pylist():
+        cents[str(t["refund_id"])] += t["amount_cents"]
+    goods = Counter(str(li["refund_id"]) for li in read_table(tiny, "shopify_refund_line_items").to_pylist())
+    got = {
+        r["legacyResourceId"]: (
+            sum(int(100 * Decimal(t["amountSet"]["shopMoney"]["amount"])) for t in r["transactions"]["nodes"]),
+            len(r["refundLineItems"]["nodes"]),
+        )
+        for o in landed.values()
+        for r in o["refunds"]
+    }
+    assert refunds and got == {str(r["id"]): (cents[str(r["id"])], goods[str(r["id"])]) for r in refunds}
 
 
 def test_a_full_bulk_extract_lands_every_order_and_customer_once_with_its_lines(shop, tiny):
@@ -95,7 +114,7 @@ def test_throttled_polls_wait_for_the_bucket_and_land_complete_data(shop, tiny):
 
 def test_a_cancelled_operation_is_reported_and_lands_nothing(shop):
     shop.vendors["shopify"].admin.bulk_faults.append("canceled")
-    client = ShopifyBulkClient(get_connection("shopify_default"))
+    client = ShopifyClient(get_connection("shopify_default"))
     ep = next(e for e in client.endpoints if e.entity == "orders")
     manifest = extract_endpoint(client, ep, Window(full_refresh=True), "r1")
     assert manifest["status"] == "failed" and manifest["records"] == 0 and not manifest["files"]
@@ -104,10 +123,22 @@ def test_a_cancelled_operation_is_reported_and_lands_nothing(shop):
 
 def test_an_updated_at_window_selects_what_changed_in_it(shop, tiny):
     """The same watermarks and lookback as before: a window reads only the versions updated in it."""
-    client = ShopifyBulkClient(get_connection("shopify_default"))
+    client = ShopifyClient(get_connection("shopify_default"))
     ep = next(e for e in client.endpoints if e.entity == "orders")
     clock = shop.clock_us
     want = {i for i, v in visible(tiny, "shopify_orders", clock).items() if v >= clock - 10 * 86_400_000_000}
     since = datetime.fromtimestamp((clock - 10 * 86_400_000_000) / 1e6, UTC)
     got = {json.loads(bytes(r))["legacyResourceId"] for p in client.pages(ep, since, None) for r in p.records}
     assert got == want and 0 < len(got) < len(visible(tiny, "shopify_orders", clock))
+
+
+def test_the_bulk_query_selects_no_connection_inside_a_list_which_shopify_refuses(shop):
+    """Shopify's bulk executor refuses a connection inside a list field (an order's `refunds` is a list): the
+    emulator refuses it as Shopify does, and the client's bulk query never asks for one."""
+    client = ShopifyClient(get_connection("shopify_default"))
+    nested = "{ orders { edges { node { id refunds { id transactions(first: 5) { nodes { id } } } } } } }"
+    answer = client.graphql.query(RUN, {"query": nested})["bulkOperationRunQuery"]
+    assert answer["bulkOperation"] is None
+    assert answer["userErrors"][0]["message"].startswith("Queries that contain a connection field within a list")
+    for root in ("orders", "customers"):
+        assert bulk_query_refusal(bulk_query(root, None, None)) is None

@@ -77,7 +77,7 @@ def test_incremental_staging_reads_only_the_rows_of_loads_it_has_not_seen(tiny, 
 
     assert "tampered" not in staged_tags()
     one_order = "(SELECT min(id) FROM raw_shopify.orders)"
-    tamper(f"""UPDATE raw_shopify.orders SET record = json_merge_patch(record, '{{"tags": "tampered"}}')
+    tamper(f"""UPDATE raw_shopify.orders SET record = json_merge_patch(record, '{{"tags": ["tampered"]}}')
                WHERE id = {one_order}""")
     run_dbt("build", select=["stg_shopify__orders"], quiet=True)
     assert "tampered" not in staged_tags()  # same load_id: not re-read
@@ -104,7 +104,7 @@ def test_an_order_reloaded_without_a_line_and_a_refund_leaves_no_stale_child_row
                         JOIN (SELECT order_id FROM staging.stg_shopify__order_lines GROUP BY 1 HAVING count(*) > 1)
                         USING (order_id) ORDER BY order_id LIMIT 1""")[0]
     query(f"""UPDATE raw_shopify.orders  -- a new version (a new load) with its first line only and no refund
-              SET record = json_merge_patch(record, json_object('line_items', json_array(record->'$.line_items[0]'),
+              SET record = json_merge_patch(record, json_object('lineItems', json_array(record->'$.lineItems[0]'),
                                                                 'refunds', json('[]'))),
                   load_id = (SELECT max(load_id) + 1 FROM raw_shopify.orders)
               WHERE id = '{order}'""", read_only=False)  # fmt: skip
