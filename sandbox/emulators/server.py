@@ -84,7 +84,7 @@ class Sandbox:
                 recharge_retention_days,
                 recharge_withheld_order_months,
             ),
-            "shopify": lambda: Shopify(self.folder, key or "shpat_" + secrets.token_hex(16)),
+            "shopify": lambda: Shopify(self.folder, key or "shpat_" + secrets.token_hex(16), client_secret=key),
             "easypost": lambda: EasyPost(self.folder, key or "EZAK" + secrets.token_hex(24)),
         }
         # Loading and sorting mostly release the GIL; two at a time bounds the memory peak at 'large' scale.

@@ -188,15 +188,20 @@ CUSTOMER = Obj(
 )
 
 
+FIXED_CLIENT_ID = "sandbox-app"
+
+
 class Shopify(Vendor):
     name = "shopify"
     bucket_size, leak_per_s, window_s = 40.0, 2.0, 20.0
     bad_param_status = 400
 
-    def __init__(self, folder: Path, token: str):
+    def __init__(self, folder: Path, token: str, client_secret: str | None = None):
         super().__init__()
         self.token = token  # a legacy custom app's static token (still honoured)
         self.admin = Admin(self)  # the Dev Dashboard app: client credentials, GraphQL, bulk operations
+        if client_secret:  # docker compose's demo: a fixed app, so its connection can be written down
+            self.admin.client_id, self.admin.client_secret = FIXED_CLIENT_ID, client_secret
         self.rate_limits = lambda: True  # the sandbox's switch, set by the server
         fmt_shop(0)  # build the shop's offset table now, not in the first request
         sorts = ("id", "created", "v_from")

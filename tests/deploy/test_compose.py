@@ -335,7 +335,8 @@ def test_unset_connections_point_at_the_sandbox_with_its_fixed_key(services, mon
         assert conn.password == env["SANDBOX_API_KEY"], vendor
         assert float(conn.extra["rate_limit_per_second"]) == 0
     assert get_connection("gorgias_default").login == "admin@acmeboxes.example"  # sandbox.company.AGENT_DOMAIN
-    assert get_connection("shopify_default").extra["api_version"] == "2025-01"
+    shopify = get_connection("shopify_default")  # a Dev Dashboard app: client ID + secret, a supported version
+    assert shopify.login == "sandbox-app" and shopify.extra["api_version"] == "2026-10"
 
 
 def test_connections_set_in_env_win_over_the_sandbox(services):
