@@ -1,5 +1,6 @@
-"""Shopify pages by `Link: <url>; rel="next"`. Every request carries X-Shopify-Access-Token, so a next link to
-another origin (scheme, host or port) must not be followed: the other server gets no request at all."""
+"""Every Shopify request carries X-Shopify-Access-Token, so a URL the vendor sends on another origin (scheme,
+host or port) is never requested with it: the session refuses such a link outright, and the bulk operation's
+JSONL, which Shopify serves from its storage host by a signed URL, is downloaded without the token."""
 
 from __future__ import annotations
 
@@ -15,20 +16,12 @@ from tests.ingest.scripted_server import Scripted
 TOKEN = "shpat-s3cr3t-token"
 
 
-def page(n: int, next_url: str | None) -> dict:
-    headers = {"Content-Type": "application/json"}
-    if next_url:
-        headers["Link"] = f'<{next_url}>; rel="next"'
-    return {"status": 200, "body": json.dumps({"orders": [{"id": n, "updated_at": "2026-03-01T00:00:00Z"}]}),
-            "headers": headers}  # fmt: skip
+def answer(data: dict) -> dict:
+    return {"status": 200, "body": json.dumps({"data": data}), "headers": {"Content-Type": "application/json"}}
 
 
 def client_for(server: Scripted) -> ShopifyClient:
     return ShopifyClient(Connection("shopify_default", server.url, password=TOKEN, extra={"rate_limit_per_second": 0}))
-
-
-def orders_endpoint():
-    return next(ep for ep in ShopifyClient.endpoints if ep.entity == "orders")
 
 
 @pytest.fixture
@@ -48,33 +41,45 @@ def servers():
 @pytest.mark.parametrize(
     "elsewhere",
     [
-        lambda other, own: f"{other.url}/admin/api/2024-01/orders.json?page_info=2",  # another port
-        lambda other, own: own.url.replace("127.0.0.1", "localhost") + "/admin/api/2024-01/orders.json",  # host
-        lambda other, own: own.url.replace("http://", "https://") + "/admin/api/2024-01/orders.json",  # scheme
-        lambda other, own: f"http://evil@{other.url.removeprefix('http://')}/orders.json",  # userinfo trick
+        lambda other, own: f"{other.url}/admin/api/2026-10/graphql.json",  # another port
+        lambda other, own: own.url.replace("127.0.0.1", "localhost") + "/admin/api/2026-10/graphql.json",  # host
+        lambda other, own: own.url.replace("http://", "https://") + "/admin/api/2026-10/graphql.json",  # scheme
+        lambda other, own: f"http://evil@{other.url.removeprefix('http://')}/graphql.json",  # userinfo trick
     ],
     ids=["port", "host", "scheme", "userinfo"],
 )
-def test_a_next_link_to_another_origin_is_an_error_and_gets_no_request(servers, elsewhere):
-    other = servers(page(99, None))
-    own = servers(page(1, "placeholder"))
-    link = elsewhere(other, own)
-    own.script = [page(1, link), page(2, None)]
-    client = client_for(own)
+def test_a_link_to_another_origin_is_an_error_and_gets_no_request(servers, elsewhere):
+    other = servers(answer({}))
+    own = servers(answer({}))
+    session = client_for(own).session
     with pytest.raises(ForeignURL) as err:
-        list(client.pages(orders_endpoint(), None, None))
+        session.get(elsewhere(other, own))
     message = str(err.value)
     assert message.startswith("shopify_default: the vendor sent a link to another origin (")
     assert "not followed, so the connection's credentials go only to its own host" in message
     assert TOKEN not in message
-    assert other.seen == []  # the token never left
-    assert len(own.seen) == 1  # and the link was not tried on the own host either
+    assert other.seen == [] and own.seen == []  # the token never left, and nothing was tried on the own host
 
 
-def test_a_next_link_on_the_same_origin_is_followed(servers):
-    own = servers(page(1, None))
-    own.script = [page(1, f"{own.url}/admin/api/2024-01/orders.json?page_info=2"), page(2, None)]
-    pages = list(client_for(own).pages(orders_endpoint(), None, None))
-    assert len(pages) == 2
-    assert own.seen[1]["path"] == "/admin/api/2024-01/orders.json?page_info=2"
-    assert own.seen[1]["headers"]["X-Shopify-Access-Token"] == TOKEN
+def test_a_link_on_the_same_origin_is_followed_with_the_token(servers):
+    own = servers(answer({"shop": {"name": "x"}}))
+    client_for(own).session.get(f"{own.url}/admin/api/2026-10/shop.json?page_info=2")
+    assert own.seen[0]["path"] == "/admin/api/2026-10/shop.json?page_info=2"
+    assert own.seen[0]["headers"]["X-Shopify-Access-Token"] == TOKEN
+
+
+def test_the_bulk_file_on_its_storage_host_is_downloaded_without_the_token(servers, data_dir):
+    customer = {"id": "gid://shopify/Customer/7", "legacyResourceId": "7", "createdAt": "2026-03-01T00:00:00Z",
+                "updatedAt": "2026-03-01T00:00:00Z"}  # fmt: skip
+    storage = servers({"status": 200, "body": json.dumps(customer) + "\n", "headers": {"Content-Type": "text/plain"}})
+    op = {"id": "gid://shopify/BulkOperation/1", "status": "CREATED"}
+    done = {**op, "status": "COMPLETED", "url": f"{storage.url}/bulk/7.jsonl?X-Goog-Signature=abc"}
+    own = servers(
+        answer({"bulkOperationRunQuery": {"bulkOperation": op, "userErrors": []}}), answer({"bulkOperation": done})
+    )
+    client = client_for(own)
+    customers = next(ep for ep in client.endpoints if ep.entity == "customers")
+    records = [json.loads(bytes(r)) for page in client.pages(customers, None, None) for r in page.records]
+    assert [r["legacyResourceId"] for r in records] == ["7"]
+    assert len(storage.seen) == 1 and TOKEN not in json.dumps(storage.seen)
+    assert [s["headers"]["X-Shopify-Access-Token"] for s in own.seen] == [TOKEN, TOKEN]
