@@ -959,3 +959,133 @@ SELECT
     c.coupon_codes
 FROM agents AS a
 FULL OUTER JOIN coupons AS c ON c.agent_email = a.agent_email;
+
+------------------------------------------------------------------------------- published shape
+-- The marts above keep 'YYYY-MM' month labels (they join on them); as published every month is a DATE (the
+-- first day) and every row says whether it can still change (is_final) and from which day it cannot (final_on):
+-- see dbt_project/macros/finality.sql. The longest touch window is 14 days (winback), the close is on the 5th.
+CREATE OR REPLACE TEMP MACRO month_date(label) AS cast(label || '-01' AS DATE);
+CREATE OR REPLACE TEMP MACRO as_of_day() AS cast(timezone('America/Chicago', as_of()) AS DATE);
+CREATE OR REPLACE TEMP MACRO after_month(d, days) AS cast(cast(d + INTERVAL 1 MONTH AS DATE) + to_days(days) AS DATE);
+CREATE OR REPLACE TEMP MACRO final_by(final_on) AS coalesce(final_on <= as_of_day(), false);
+CREATE OR REPLACE TEMP MACRO scheduled_close(d) AS
+    CASE WHEN after_month(d, 4) > as_of_day() THEN after_month(d, 4) END;
+
+CREATE OR REPLACE TEMP TABLE labelled_touches AS SELECT * FROM hand.fct_campaign_touches;
+CREATE OR REPLACE TABLE hand.fct_campaign_touches AS
+SELECT
+    * REPLACE (month_date(touch_month) AS touch_month),
+    final_by(cast(timezone('America/Chicago', window_ends_at) AS DATE) + 1) AS is_final,
+    cast(cast(timezone('America/Chicago', window_ends_at) AS DATE) + 1 AS DATE) AS final_on
+FROM labelled_touches;
+
+CREATE OR REPLACE TEMP TABLE labelled_orders AS SELECT * FROM hand.fct_attributed_orders;
+CREATE OR REPLACE TABLE hand.fct_attributed_orders AS
+SELECT
+    * REPLACE (
+        month_date(touch_month) AS touch_month, month_date(booked_month) AS booked_month,
+        cast(amount_original AS DECIMAL(18, 2)) AS amount_original, cast(net_revenue AS DECIMAL(18, 2)) AS net_revenue,
+        cast(cogs AS DECIMAL(18, 2)) AS cogs),
+    final_by(after_month(month_date(booked_month), 0)) AS is_final,
+    after_month(month_date(booked_month), 0) AS final_on
+FROM labelled_orders;
+
+CREATE OR REPLACE TEMP TABLE labelled_claims AS SELECT * FROM hand.carrier_claims_monthly;
+CREATE OR REPLACE TABLE hand.carrier_claims_monthly AS
+SELECT
+    * REPLACE (
+        month_date(month) AS month, cast(amount_requested AS DECIMAL(18, 2)) AS amount_requested,
+        cast(amount_approved AS DECIMAL(18, 2)) AS amount_approved),
+    final_by(CASE WHEN claims_pending = 0 THEN after_month(month_date(month), 0) END) AS is_final,
+    CASE WHEN claims_pending = 0 THEN after_month(month_date(month), 0) END AS final_on
+FROM labelled_claims;
+
+CREATE OR REPLACE TEMP TABLE labelled_adjustments AS SELECT * FROM hand.cs_pnl_adjustments;
+CREATE OR REPLACE TABLE hand.cs_pnl_adjustments AS
+SELECT
+    * REPLACE (
+        month_date(affects_month) AS affects_month, month_date(booked_month) AS booked_month,
+        cast(frozen_amount AS DECIMAL(18, 2)) AS frozen_amount,
+        cast(recomputed_amount AS DECIMAL(18, 2)) AS recomputed_amount),
+    false AS is_final,
+    scheduled_close(month_date(booked_month)) AS final_on
+FROM labelled_adjustments;
+
+CREATE OR REPLACE TEMP TABLE labelled_pnl AS SELECT * FROM hand.cs_pnl_monthly;
+CREATE OR REPLACE TABLE hand.cs_pnl_monthly AS
+SELECT
+    * REPLACE (month_date(month) AS month),
+    is_closed AS is_final,
+    CASE WHEN is_closed THEN cast(timezone('America/Chicago', closed_at) AS DATE)
+         WHEN source_history_complete THEN scheduled_close(month_date(month)) END AS final_on
+FROM labelled_pnl;
+
+CREATE OR REPLACE TEMP TABLE labelled_pnl_wide AS SELECT * FROM hand.cs_pnl_monthly_wide;
+CREATE OR REPLACE TABLE hand.cs_pnl_monthly_wide AS
+SELECT
+    * REPLACE (month_date(month) AS month),
+    is_closed AS is_final,
+    CASE WHEN is_closed THEN cast(timezone('America/Chicago', closed_at) AS DATE)
+         WHEN source_history_complete THEN scheduled_close(month_date(month)) END AS final_on
+FROM labelled_pnl_wide;
+
+CREATE OR REPLACE TEMP TABLE labelled_campaigns AS SELECT * FROM hand.campaign_performance_monthly;
+CREATE OR REPLACE TABLE hand.campaign_performance_monthly AS
+SELECT
+    * REPLACE (
+        month_date(month) AS month, cast(reply_rate AS DECIMAL(5, 4)) AS reply_rate,
+        cast(conversion_rate AS DECIMAL(5, 4)) AS conversion_rate, cast(revenue AS DECIMAL(18, 2)) AS revenue,
+        cast(cogs AS DECIMAL(18, 2)) AS cogs, cast(gross_margin AS DECIMAL(18, 2)) AS gross_margin,
+        cast(revenue_per_contact AS DECIMAL(18, 2)) AS revenue_per_contact),
+    final_by(after_month(month_date(month), 14)) AS is_final,
+    after_month(month_date(month), 14) AS final_on
+FROM labelled_campaigns;
+
+CREATE OR REPLACE TEMP TABLE labelled_agents AS SELECT * FROM hand.agent_performance_monthly;
+CREATE OR REPLACE TABLE hand.agent_performance_monthly AS
+SELECT
+    * REPLACE (month_date(month) AS month, cast(attributed_revenue AS DECIMAL(18, 2)) AS attributed_revenue),
+    final_by(after_month(month_date(month), 14)) AS is_final,
+    after_month(month_date(month), 14) AS final_on
+FROM labelled_agents;
+
+-- A cohort: touches up to the next renewal day (the 15th), a save within 14 days of one, then 90 days of
+-- retained revenue; a month short of source history waits for it.
+CREATE OR REPLACE TEMP TABLE labelled_cohorts AS SELECT * FROM hand.winback_cohorts;
+CREATE OR REPLACE TABLE hand.winback_cohorts AS
+SELECT
+    * REPLACE (
+        month_date(renewal_month) AS renewal_month, cast(save_rate AS DECIMAL(5, 4)) AS save_rate,
+        cast(recovered_revenue AS DECIMAL(18, 2)) AS recovered_revenue,
+        cast(retained_revenue_90d AS DECIMAL(18, 2)) AS retained_revenue_90d),
+    final_by(CASE WHEN source_history_complete THEN after_month(month_date(renewal_month), 14 + 14 + 90 + 1) END)
+        AS is_final,
+    CASE WHEN source_history_complete THEN after_month(month_date(renewal_month), 14 + 14 + 90 + 1) END AS final_on
+FROM labelled_cohorts;
+
+CREATE OR REPLACE TEMP TABLE labelled_customers AS SELECT * FROM hand.dim_customers;
+CREATE OR REPLACE TABLE hand.dim_customers AS
+SELECT *, false AS is_final, NULL::DATE AS final_on FROM labelled_customers;
+
+CREATE OR REPLACE TEMP TABLE labelled_agent_dim AS SELECT * FROM hand.dim_agents;
+CREATE OR REPLACE TABLE hand.dim_agents AS
+SELECT *, false AS is_final, NULL::DATE AS final_on FROM labelled_agent_dim;
+
+-- Which version this is: the months and their status, and one row for the whole (published_at is stamped
+-- when publishing).
+CREATE OR REPLACE TABLE hand.publication_months AS
+SELECT
+    month, CASE WHEN is_closed THEN 'closed' ELSE 'open' END AS status, source_history_complete, rule_version,
+    is_final, final_on
+FROM hand.cs_pnl_monthly_wide;
+
+CREATE OR REPLACE TABLE hand.publication AS
+SELECT
+    NULL::TIMESTAMPTZ AS published_at,
+    as_of() AS as_of,
+    'v2' AS rule_version,
+    'USD' AS reporting_currency,
+    count(*) FILTER (WHERE status = 'closed') AS months_closed,
+    count(*) FILTER (WHERE status = 'open') AS months_open,
+    NOT coalesce(bool_or(NOT source_history_complete), false) AS source_history_complete
+FROM hand.publication_months;

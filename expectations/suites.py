@@ -352,14 +352,17 @@ select month, gross_profit, net_contribution, is_profit_center,
 from marts.cs_pnl_monthly_wide
 """
 
-# Which marts must have every month: P&L and campaign funnel over the whole month spine (per line /
-# campaign); win-back cohorts between their own first and last month (a cohort waits for dunning).
+# Which marts must have every month (their DATE months read as the spine's 'YYYY-MM' labels): P&L and
+# campaign funnel over the whole month spine (per line / campaign); win-back cohorts between their own
+# first and last month (a cohort waits for dunning).
 MONTHS_SQL = """
 with observed as (
-    select 'marts.cs_pnl_monthly_wide' as mart, '-' as series, month, true as spine from marts.cs_pnl_monthly_wide
-    union all select 'marts.cs_pnl_monthly', line, month, true from marts.cs_pnl_monthly
-    union all select 'marts.campaign_performance_monthly', campaign, month, true from marts.campaign_performance_monthly
-    union all select 'marts.winback_cohorts', '-', renewal_month, false from marts.winback_cohorts
+    select 'marts.cs_pnl_monthly_wide' as mart, '-' as series, strftime(month, '%Y-%m') as month, true as spine
+    from marts.cs_pnl_monthly_wide
+    union all select 'marts.cs_pnl_monthly', line, strftime(month, '%Y-%m'), true from marts.cs_pnl_monthly
+    union all select 'marts.campaign_performance_monthly', campaign, strftime(month, '%Y-%m'), true
+    from marts.campaign_performance_monthly
+    union all select 'marts.winback_cohorts', '-', strftime(renewal_month, '%Y-%m'), false from marts.winback_cohorts
 ),
 spine as (select month from intermediate.int_months_spanned union select month from observed where spine),
 bounds as (
@@ -465,15 +468,17 @@ raw_totals as (
     select 'claims requested amount', month, sum(requested) from claims group by all
 ),
 mart_totals as (
-    select 'attributed order revenue' as measure, booked_month as month, sum(net_revenue) as total
+    select 'attributed order revenue' as measure, strftime(booked_month, '%Y-%m') as month, sum(net_revenue) as total
     from marts.fct_attributed_orders where row_type = 'order' group by all
     union all
-    select 'attributed refunds', booked_month, sum(net_revenue)
+    select 'attributed refunds', strftime(booked_month, '%Y-%m'), sum(net_revenue)
     from marts.fct_attributed_orders where row_type = 'refund' group by all
     union all
-    select 'claims approved amount', month, sum(amount_approved) from marts.carrier_claims_monthly group by all
+    select 'claims approved amount', strftime(month, '%Y-%m'), sum(amount_approved)
+    from marts.carrier_claims_monthly group by all
     union all
-    select 'claims requested amount', month, sum(amount_requested) from marts.carrier_claims_monthly group by all
+    select 'claims requested amount', strftime(month, '%Y-%m'), sum(amount_requested)
+    from marts.carrier_claims_monthly group by all
 )
 select measure, month, coalesce(m.total, 0) as mart_total, coalesce(r.total, 0) as raw_total
 from mart_totals as m full outer join raw_totals as r using (measure, month)
@@ -541,9 +546,10 @@ gaps as (
     group by month
 ),
 flagged as (
-    select 'marts.winback_cohorts' as mart, renewal_month as month, source_history_complete from marts.winback_cohorts
+    select 'marts.winback_cohorts' as mart, strftime(renewal_month, '%Y-%m') as month, source_history_complete
+    from marts.winback_cohorts
     union all
-    select 'marts.cs_pnl_monthly_wide', month, source_history_complete from marts.cs_pnl_monthly_wide
+    select 'marts.cs_pnl_monthly_wide', strftime(month, '%Y-%m'), source_history_complete from marts.cs_pnl_monthly_wide
 )
 select f.mart, f.month, f.source_history_complete,
        coalesce(g.renewal_orders_unaccounted, 0) as renewal_orders_unaccounted

@@ -36,17 +36,22 @@ from ingest.paths import data_dir, warehouse_path
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
+# The marts' months are DATEs (the first day); ops.cs_pnl_closed and the command line say 'YYYY-MM'.
+MONTH_DATE = "CAST(? || '-01' AS DATE)"
 # sheet -> query of the marts for month ? (one parameter per ?)
 PACK_SHEETS = {
     "pnl": "SELECT m.month, m.line, coalesce(c.amount, m.amount) AS amount, c.month IS NOT NULL AS is_closed, "
     "c.closed_at, coalesce(c.rule_version, m.rule_version) AS rule_version FROM marts.cs_pnl_monthly m "
-    "LEFT JOIN ops.cs_pnl_closed c USING (month, line) WHERE m.month = ? ORDER BY m.line_order",
-    "campaigns": "SELECT * FROM marts.campaign_performance_monthly WHERE month = ? ORDER BY campaign_priority",
-    "agents": "SELECT * FROM marts.agent_performance_monthly WHERE month = ? ORDER BY agent_email, campaign",
-    "winback_cohort": "SELECT * FROM marts.winback_cohorts WHERE renewal_month = ?",
-    "claims": "SELECT * FROM marts.carrier_claims_monthly WHERE month = ? ORDER BY carrier, claim_type",
-    "adjustments": "SELECT * FROM marts.cs_pnl_adjustments WHERE booked_month = ? OR affects_month = ? "
-    "ORDER BY affects_month, line",
+    "LEFT JOIN ops.cs_pnl_closed c ON c.month = strftime(m.month, '%Y-%m') AND c.line = m.line "
+    f"WHERE m.month = {MONTH_DATE} ORDER BY m.line_order",
+    "campaigns": f"SELECT * FROM marts.campaign_performance_monthly WHERE month = {MONTH_DATE} "
+    "ORDER BY campaign_priority",
+    "agents": f"SELECT * FROM marts.agent_performance_monthly WHERE month = {MONTH_DATE} "
+    "ORDER BY agent_email, campaign",
+    "winback_cohort": f"SELECT * FROM marts.winback_cohorts WHERE renewal_month = {MONTH_DATE}",
+    "claims": f"SELECT * FROM marts.carrier_claims_monthly WHERE month = {MONTH_DATE} ORDER BY carrier, claim_type",
+    "adjustments": f"SELECT * FROM marts.cs_pnl_adjustments WHERE booked_month = {MONTH_DATE} "
+    f"OR affects_month = {MONTH_DATE} ORDER BY affects_month, line",
 }
 
 
@@ -95,7 +100,7 @@ def reconciliation_checks() -> dict[str, tuple[str, str]]:
                 FROM returned""",
         ),
         "published P&L net contribution vs computed (the difference is adjustments)": (
-            "SELECT net_contribution FROM marts.cs_pnl_monthly_wide WHERE month = ?",
+            f"SELECT net_contribution FROM marts.cs_pnl_monthly_wide WHERE month = {MONTH_DATE}",
             "SELECT net_contribution FROM intermediate.int_pnl_monthly_computed WHERE month = ?",
         ),
     }
@@ -126,12 +131,16 @@ def close_month(month: str, by: str | None = None, warehouse: Path | None = None
     try:
         if month in closed_months(con):
             raise CloseError(f"{month} is already closed (reopen it first to close it again)")
-        rows = con.execute("SELECT count(*) FROM marts.cs_pnl_monthly WHERE month = ?", [month]).fetchall()[0][0]
+        rows = con.execute(f"SELECT count(*) FROM marts.cs_pnl_monthly WHERE month = {MONTH_DATE}", [month]).fetchall()[
+            0
+        ][0]
         if not rows:
             raise CloseError(f"{month} has no P&L rows in marts.cs_pnl_monthly (run dbt build first)")
         # a closed month is frozen for good: one short of renewals it cannot see must not be (§5 Source history)
         incomplete = con.execute(
-            "SELECT count(*) FROM marts.cs_pnl_monthly_wide WHERE month = ? AND NOT source_history_complete", [month]
+            f"SELECT count(*) FROM marts.cs_pnl_monthly_wide WHERE month = {MONTH_DATE} "
+            "AND NOT source_history_complete",
+            [month],
         ).fetchall()[0][0]
         if incomplete:
             raise CloseError(
@@ -142,8 +151,9 @@ def close_month(month: str, by: str | None = None, warehouse: Path | None = None
         con.execute("BEGIN TRANSACTION")
         try:
             con.execute(
-                """INSERT INTO ops.cs_pnl_closed
-                   SELECT month, line, amount, now(), rule_version FROM marts.cs_pnl_monthly WHERE month = ?""",
+                f"""INSERT INTO ops.cs_pnl_closed
+                   SELECT strftime(month, '%Y-%m'), line, amount, now(), rule_version FROM marts.cs_pnl_monthly
+                   WHERE month = {MONTH_DATE}""",
                 [month],
             )
             version = con.execute(

@@ -6,7 +6,10 @@ Runs after `dbt build` (and the data-quality gates) in the single-writer pool. E
 to temporary files in the destination folders first; only when every file is complete (and the
 DuckDB file's header proves storage v1.5.0) are they moved into place with `os.replace`, the manifest
 last. A reader holding the old `marts.duckdb` open keeps the old inode on Linux: it never sees a
-half-written file and never blocks the publish (the publish never opens the published path).
+half-written file and never blocks the publish (the publish never opens the published path). DuckDB
+hands every new connection in a process the database instance another open connection of that process
+already holds, so a process sees a new version only once all its connections to the file are closed;
+the `publication` table in the file says which version a connection reads.
 On any failure the temporary files are removed and the previous published files stay as they were.
 
 Paths: `PUBLISHED_DIR` (default `$DATA_DIR/published`), the warehouse from `WAREHOUSE_PATH`/`DATA_DIR`.
@@ -25,6 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from ingest.errors import ExpectedError, run_cli
 from ingest.paths import data_dir, warehouse_path
@@ -41,6 +46,9 @@ BI_STORAGE_VERSION = "v1.5.0"
 MAX_STORAGE_NUMBER = 68
 MAX_SERIALIZATION_NUMBER = 7
 TMP_MARK = ".publish-tmp-"
+# The version table dbt builds (marts.publication, one row): publishing stamps its published_at.
+PUBLICATION = "publication"
+PARQUET_BATCH_ROWS = 100_000
 
 
 def published_dir() -> Path:
@@ -95,9 +103,17 @@ def mart_tables(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def copy_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
-    """Copy one mart (types, so DECIMAL money, kept) and its dbt descriptions into the staged file."""
+    """Copy one mart into the staged file with its contract (types, so DECIMAL money, and NOT NULL, which dbt's
+    enforced contract put on the warehouse table) and its dbt descriptions."""
     target = f"pub.main.{quote_ident(name)}"
-    con.execute(f"CREATE TABLE {target} AS SELECT * FROM wh.{MARTS_SCHEMA}.{quote_ident(name)}")
+    columns = con.execute(
+        "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
+        "WHERE database_name = 'wh' AND schema_name = ? AND table_name = ? ORDER BY column_index",
+        [MARTS_SCHEMA, name],
+    ).fetchall()
+    ddl = ", ".join(f"{quote_ident(c)} {kind}{'' if nullable else ' NOT NULL'}" for c, kind, nullable in columns)
+    con.execute(f"CREATE TABLE {target} ({ddl})")  # one pass: the rows are checked as they are inserted
+    con.execute(f"INSERT INTO {target} SELECT * FROM wh.{MARTS_SCHEMA}.{quote_ident(name)}")
     comments = con.execute(
         """
         SELECT comment FROM duckdb_tables() WHERE database_name = 'wh' AND schema_name = ? AND table_name = ?
@@ -115,6 +131,45 @@ def copy_table(con: duckdb.DuckDBPyConnection, name: str) -> None:
     ).fetchall()
     for column, comment in columns:
         con.execute(f"COMMENT ON COLUMN {target}.{quote_ident(column)} IS {quote_str(comment)}")
+
+
+def contract_schema(con: duckdb.DuckDBPyConnection, name: str, arrow: pa.Schema) -> pa.Schema:
+    """The Parquet schema of a staged mart: Arrow's types for its DuckDB types, nullability from the table's
+    contract (NOT NULL) rather than from the rows, so an empty or a null-free table keeps its schema, and
+    instants always in UTC whatever the machine's zone."""
+    nullable = dict(
+        con.execute(
+            "SELECT column_name, is_nullable FROM duckdb_columns() "
+            "WHERE database_name = 'pub' AND schema_name = 'main' AND table_name = ?",
+            [name],
+        ).fetchall()
+    )
+    fields = []
+    for field in arrow:
+        kind = pa.timestamp(field.type.unit, tz="UTC") if pa.types.is_timestamp(field.type) else field.type
+        fields.append(pa.field(field.name, kind, nullable=nullable[field.name]))
+    return pa.schema(fields)
+
+
+def write_parquet(con: duckdb.DuckDBPyConnection, name: str, path: Path) -> None:
+    """One staged mart to Parquet under its contract's schema, streamed in batches (a mart may not fit in memory)."""
+    relation = con.sql(f"SELECT * FROM pub.main.{quote_ident(name)}")
+    schema = contract_schema(con, name, relation.limit(0).to_arrow_table().schema)  # before the reader holds con
+    reader = relation.to_arrow_reader(PARQUET_BATCH_ROWS)
+    with pq.ParquetWriter(str(path), schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_table(pa.Table.from_batches([batch]).cast(schema))
+
+
+def stamp_publication(con: duckdb.DuckDBPyConnection, published_at: datetime) -> dict:
+    """Set published_at in the staged version table; returns its row (what the manifest repeats)."""
+    con.execute(f"UPDATE pub.main.{PUBLICATION} SET published_at = ?", [published_at])
+    cur = con.execute(f"SELECT * FROM pub.main.{PUBLICATION}")
+    columns = [d[0] for d in cur.description]
+    rows = cur.fetchall()
+    if len(rows) != 1:
+        raise PublishFailed(f"marts.{PUBLICATION} must hold one row, it holds {len(rows)}")
+    return {c: v.isoformat() if isinstance(v, datetime) else v for c, v in zip(columns, rows[0], strict=True)}
 
 
 def remove_quietly(path: Path) -> None:
@@ -171,20 +226,27 @@ def swap_in(pairs: list[tuple[Path, Path]], token: str) -> None:
         fsync(folder)
 
 
-def stage(warehouse: Path, out: Path, token: str, staged: list[Path], timings: dict) -> tuple[Path, dict[str, int]]:
-    """Write the DuckDB file and the Parquet copies under temp names; returns the staged DB and row counts."""
+def stage(
+    warehouse: Path, out: Path, token: str, staged: list[Path], timings: dict, published_at: datetime
+) -> tuple[Path, dict[str, int], dict]:
+    """Write the DuckDB file and the Parquet copies under temp names; returns the staged DB, row counts and
+    the version row."""
     tmp_db = out / (DB_NAME + token)
     staged += [tmp_db, tmp_db.with_name(tmp_db.name + ".wal")]
     con = duckdb.connect()  # in-memory: it attaches both files, so neither is the "default" database
     try:
+        con.execute("SET TimeZone = 'UTC'")
         con.execute(f"ATTACH {quote_str(str(warehouse))} AS wh (READ_ONLY)")
         con.execute(f"ATTACH {quote_str(str(tmp_db))} AS pub (STORAGE_VERSION {quote_str(BI_STORAGE_VERSION)})")
         tables = mart_tables(con)
         if not tables:
             raise PublishFailed(f"no tables in schema {MARTS_SCHEMA} of {warehouse}: run dbt build first")
+        if PUBLICATION not in tables:
+            raise PublishFailed(f"no {MARTS_SCHEMA}.{PUBLICATION} in {warehouse}: run dbt build first")
         started = time.monotonic()
         for name in tables:
             copy_table(con, name)
+        version = stamp_publication(con, published_at)
         timings["copy_s"] = round(time.monotonic() - started, 3)
         rows = {
             name: con.execute(f"SELECT count(*) FROM pub.main.{quote_ident(name)}").fetchall()[0][0] for name in tables
@@ -193,14 +255,12 @@ def stage(warehouse: Path, out: Path, token: str, staged: list[Path], timings: d
         for name in tables:  # from the staged file, so the Parquet copies are the very same version
             tmp_parquet = out / "parquet" / (f"{name}.parquet" + token)
             staged.append(tmp_parquet)
-            con.execute(
-                f"COPY pub.main.{quote_ident(name)} TO {quote_str(str(tmp_parquet))} (FORMAT parquet, COMPRESSION zstd)"
-            )
+            write_parquet(con, name, tmp_parquet)
         timings["parquet_s"] = round(time.monotonic() - started, 3)
         con.execute("DETACH pub")  # checkpoints: the staged file is complete and has no WAL
     finally:
         con.close()
-    return tmp_db, rows
+    return tmp_db, rows, version
 
 
 def incomplete_months(db: Path) -> list[str]:
@@ -233,11 +293,12 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
     token = f"{TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
     staged: list[Path] = []
     timings: dict[str, float] = {}
-    published_at = datetime.now(UTC).replace(microsecond=0).isoformat()
+    published = datetime.now(UTC).replace(microsecond=0)
+    published_at = published.isoformat()
     try:
         if not warehouse.exists():
             raise PublishFailed(f"no warehouse at {warehouse}")
-        tmp_db, rows = stage(warehouse, out, token, staged, timings)
+        tmp_db, rows, version = stage(warehouse, out, token, staged, timings, published)
         header = check_readable_by_duckdb_15(tmp_db)
         html_tmp = None
         if report:
@@ -248,6 +309,7 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
             timings["report_s"] = round(time.monotonic() - started, 3)
         manifest = {
             "published_at": published_at,
+            "publication": version,  # the same row readers find in the file's `publication` table
             "source_warehouse": str(warehouse),
             "storage_compatibility_version": BI_STORAGE_VERSION,
             "storage_header": header,
@@ -286,6 +348,8 @@ def main(argv: list[str] | None = None) -> None:
     for name, info in result["tables"].items():
         print(f"    {name:<32} {info['rows']:>10,} rows")
     print(f"    duckdb   {result['database']} (storage {BI_STORAGE_VERSION}, read-only for BI)")
+    version = result["publication"]
+    print(f"    version  published_at {version['published_at']}, as_of {version['as_of']} (table `{PUBLICATION}`)")
     print(f"    parquet  {Path(result['database']).parent / 'parquet'}/<mart>.parquet")
     if incomplete := result["source_history_incomplete"]:
         print(f"    WARNING  incomplete source history (§5): {', '.join(incomplete)} are short and marked so")

@@ -165,13 +165,26 @@ def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return con.execute(sql).fetchall()  # fetch everything: DuckDB 2.0 refuses new work on an unfinished result
 
 
+def label(column: str) -> str:
+    """A mart's month (a DATE, the first day) as the report shows it: 'YYYY-MM'."""
+    return f"strftime({column}, '%Y-%m')"
+
+
 def incomplete_history(con: duckdb.DuckDBPyConnection, tables: set[str]) -> list[str]:
     """Months a mart marks `source_history_complete = false` (business rules §5): their renewals are short."""
     months: set[str] = set()
     for mart, column in (("cs_pnl_monthly_wide", "month"), ("winback_cohorts", "renewal_month")):
         if mart in tables:
-            months.update(m for (m,) in query(con, f"SELECT {column} FROM {mart} WHERE NOT source_history_complete"))
+            months.update(
+                m for (m,) in query(con, f"SELECT {label(column)} FROM {mart} WHERE NOT source_history_complete")
+            )
     return sorted(months)
+
+
+def status(is_final: bool, final_on) -> str:
+    if is_final:
+        return "closed"
+    return f"open (until {final_on:%Y-%m-%d})" if final_on else '<span class="warn">open</span>'
 
 
 def history_notice(months: Sequence[str]) -> str:
@@ -188,13 +201,15 @@ def history_notice(months: Sequence[str]) -> str:
 def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     if "cs_pnl_monthly" not in tables:
         return "<p>The P&amp;L mart is not published.</p>"
-    long = query(con, "SELECT month, line_order, line, amount FROM cs_pnl_monthly ORDER BY line_order, month")
+    long = query(
+        con, f"SELECT {label('month')}, line_order, line, amount FROM cs_pnl_monthly ORDER BY line_order, month"
+    )
     months = sorted({m for m, *_ in long})
     lines = list(dict.fromkeys(line for _, _, line, _ in long))
     amount = {(m, line): a for m, _, line, a in long}
     net = [amount.get((m, "net_contribution")) for m in months]
     if "cs_pnl_monthly_wide" in tables:
-        flags = dict(query(con, "SELECT month, is_profit_center FROM cs_pnl_monthly_wide"))
+        flags = dict(query(con, f"SELECT {label('month')}, is_profit_center FROM cs_pnl_monthly_wide"))
     else:
         flags = {m: (n or 0) > 0 for m, n in zip(months, net, strict=True)}
     markers = [(GREEN, "profit center") if flags.get(m) else (RED, "cost center") for m in months]
@@ -214,6 +229,14 @@ def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     rows.append(
         ["source history complete?"] + ['<span class="warn">no</span>' if m in incomplete else "yes" for m in months]
     )
+    if "cs_pnl_monthly_wide" in tables:  # what is final: closed months are frozen, open ones can still change
+        final = {
+            m: (is_final, final_on)
+            for m, is_final, final_on in query(
+                con, f"SELECT {label('month')}, is_final, final_on FROM cs_pnl_monthly_wide"
+            )
+        }
+        rows.append(["final?"] + [status(*final.get(m, (False, None))) for m in months])
     return (
         "<p>Net contribution per store-local month (green: the CS department was a profit center that month).</p>"
         f"{chart}{table(['line', *months], rows)}"
@@ -230,8 +253,8 @@ def funnel_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     )
     monthly = query(
         con,
-        """SELECT month, campaign, contacted, replied, reply_rate, converted_orders, conversion_rate, revenue,
-                  gross_margin, revenue_per_contact
+        f"""SELECT {label("month")}, campaign, contacted, replied, reply_rate, converted_orders, conversion_rate,
+                  revenue, gross_margin, revenue_per_contact
            FROM campaign_performance_monthly ORDER BY month, campaign_priority, campaign""",
     )
     rows = [
@@ -251,8 +274,8 @@ def winback_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
         return "<p>The win-back cohort mart is not published.</p>"
     cohorts = query(
         con,
-        """SELECT renewal_month, renewals, failed, recovered_by_dunning, cohort_size, contacted, saved, save_rate,
-                  recovered_revenue, retained_revenue_90d FROM winback_cohorts ORDER BY renewal_month""",
+        f"""SELECT {label("renewal_month")}, renewals, failed, recovered_by_dunning, cohort_size, contacted, saved,
+                  save_rate, recovered_revenue, retained_revenue_90d FROM winback_cohorts ORDER BY renewal_month""",
     )
     months = [f"{r[0]}\n{rate(r[7])} saved" for r in cohorts]
     chart = bar_chart(
@@ -289,13 +312,14 @@ def claims_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
         return "<p>The carrier claims mart is not published.</p>"
     by_carrier = query(
         con,
-        """SELECT month, carrier, sum(amount_requested), sum(amount_approved)
+        f"""SELECT {label("month")}, carrier, sum(amount_requested), sum(amount_approved)
            FROM carrier_claims_monthly GROUP BY month, carrier ORDER BY month, carrier""",
     )
     detail = query(
         con,
-        """SELECT month, carrier, claim_type, claims_submitted, claims_approved, claims_rejected, claims_pending,
-                  amount_requested, amount_approved FROM carrier_claims_monthly ORDER BY month, carrier, claim_type""",
+        f"""SELECT {label("month")}, carrier, claim_type, claims_submitted, claims_approved, claims_rejected,
+                  claims_pending, amount_requested, amount_approved
+           FROM carrier_claims_monthly ORDER BY month, carrier, claim_type""",
     )
     if not by_carrier:
         return "<p>No carrier claims yet.</p>"

@@ -69,14 +69,18 @@ def run_demo(sim: Path) -> None:
 def show_marts(warehouse: Path) -> None:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
-        cur = con.execute("SELECT * EXCLUDE (rule_version, closed_at) FROM marts.cs_pnl_monthly_wide ORDER BY month")
+        cur = con.execute(  # months as 'YYYY-MM' (the mart's are DATEs, the first day); final_on is a date or null
+            "SELECT strftime(month, '%Y-%m') AS month, * EXCLUDE (month, rule_version, closed_at, final_on) "
+            "FROM marts.cs_pnl_monthly_wide ORDER BY 1"
+        )
         cols = [d[0] for d in cur.description]
         wide = [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
         incomplete = [
             m
             for (m,) in con.execute("""
-                SELECT month FROM marts.cs_pnl_monthly_wide WHERE NOT source_history_complete
-                UNION SELECT renewal_month FROM marts.winback_cohorts WHERE NOT source_history_complete ORDER BY 1
+                SELECT strftime(month, '%Y-%m') FROM marts.cs_pnl_monthly_wide WHERE NOT source_history_complete
+                UNION SELECT strftime(renewal_month, '%Y-%m') FROM marts.winback_cohorts
+                WHERE NOT source_history_complete ORDER BY 1
             """).fetchall()
         ]
         funnel = con.execute("""

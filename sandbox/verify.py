@@ -1,13 +1,15 @@
 """Compare the warehouse's marts with the sandbox's answer key, row by row and to the cent.
 
 Values are compared by meaning, not by text: 1.5 == 1.50, a null equals the answer key's empty
-field, timestamps are compared as UTC instants. The answer key's columns are the contract; a mart
+field, timestamps are compared as UTC instants, and the key's 'YYYY-MM' months equal the marts' DATE
+months (the first day of the month). The answer key's columns are the contract; a mart
 may carry more columns (drill-down helpers), which are ignored here.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,6 +28,9 @@ KEYS = {
 }
 
 
+MONTH_LABEL = re.compile(r"^(\d{4})-(\d{2})$")
+
+
 def normalize(value: object) -> object:
     if value is None or value == "":
         return None
@@ -37,6 +42,10 @@ def normalize(value: object) -> object:
         raise TypeError(f"float in a mart: {value!r} (money and rates must be decimal)")
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and (month := MONTH_LABEL.match(value)):
+        return date(int(month[1]), int(month[2]), 1)
     if isinstance(value, str) and len(value) >= 20 and value[10] == "T" and value.endswith("Z"):
         return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
     if isinstance(value, str) and value.lstrip("-").isdigit():

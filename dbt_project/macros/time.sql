@@ -59,3 +59,7 @@
 {% macro instant_before(ts) -%} ({{ ts }} - interval 1 microsecond) {%- endmacro %}
 
 {% macro add_interval_days(ts, days) -%} ({{ ts }} + to_days(cast({{ days }} as integer))) {%- endmacro %}
+
+{#- Marts publish months as DATE, the first day of the month (BI tools take a DATE as a time column);
+    the models below them keep 'YYYY-MM' labels. -#}
+{% macro month_date(month_label) -%} cast({{ month_label }} || '-01' as date) {%- endmacro %}

@@ -14,7 +14,8 @@ agents as (
 
 pnl as (
     {%- for c in campaigns() %}
-    select month, '{{ c.key }}' as campaign, revenue_{{ c.key }} as revenue from {{ ref('int_pnl_monthly_computed') }}
+    select {{ month_date('month') }} as month, '{{ c.key }}' as campaign, revenue_{{ c.key }} as revenue
+    from {{ ref('int_pnl_monthly_computed') }}
     {% if not loop.last %}union all{% endif %}
     {%- endfor %}
 )

@@ -84,8 +84,9 @@ def test_a_closed_month_is_published_frozen_with_its_adjustments_as_dbt_does(han
     try:  # close the first month as it stood before a late 12.34 credit note on its other costs
         con.execute("""
             INSERT INTO ops.cs_pnl_closed
-            SELECT month, line, amount + CASE line WHEN 'cost_other' THEN 12.34 WHEN 'net_contribution' THEN -12.34
-                                                  ELSE 0 END, now(), rule_version
+            SELECT strftime(month, '%Y-%m'), line,
+                   amount + CASE line WHEN 'cost_other' THEN 12.34 WHEN 'net_contribution' THEN -12.34 ELSE 0 END,
+                   now(), rule_version
             FROM marts.cs_pnl_monthly WHERE month = (SELECT min(month) FROM marts.cs_pnl_monthly)""")
     finally:
         con.close()

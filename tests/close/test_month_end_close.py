@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -28,7 +29,10 @@ def lines(warehouse: Path, relation: str, month: str) -> dict[str, Decimal]:
         amounts = "COLUMNS(* EXCLUDE (month, is_profit_center, source_history_complete, rule_version))"
         sql = f"UNPIVOT {relation} ON {amounts} INTO NAME line VALUE amount"
         return dict(query(warehouse, f"SELECT line, amount FROM ({sql}) WHERE month = ?", [month]))
-    return dict(query(warehouse, f"SELECT line, amount FROM {relation} WHERE month = ?", [month]))
+    # the marts' months are DATEs (the first day); the intermediate P&L keeps 'YYYY-MM' labels
+    return dict(
+        query(warehouse, f"SELECT line, amount FROM {relation} WHERE month = CAST(? || '-01' AS DATE)", [month])
+    )
 
 
 def test_a_closed_month_never_moves_and_late_data_becomes_an_adjustment(tiny, data_dir):
@@ -46,9 +50,9 @@ def test_a_closed_month_never_moves_and_late_data_becomes_an_adjustment(tiny, da
     changed = {k: recomputed[k] - before[k] for k in before if recomputed[k] != before[k]}
     assert changed, "the late data changed nothing in March: the test proves nothing"
     adjustments = query(warehouse, "SELECT line, amount, booked_month FROM marts.cs_pnl_adjustments "
-                        "WHERE affects_month = '2026-03'")  # fmt: skip
+                        "WHERE affects_month = DATE '2026-03-01'")  # fmt: skip
     assert {line: amount for line, amount, _ in adjustments} == changed
-    assert {booked for _, _, booked in adjustments} == {"2026-04"}
+    assert {booked for _, _, booked in adjustments} == {date(2026, 4, 1)}
     april = lines(warehouse, "marts.cs_pnl_monthly", "2026-04")
     april_computed = lines(warehouse, "intermediate.int_pnl_monthly_computed", "2026-04")
     assert april == {k: april_computed[k] + changed.get(k, 0) for k in april_computed}
@@ -79,13 +83,15 @@ def test_a_month_closed_under_rule_version_1_keeps_its_figures_and_only_late_dat
 
     clock = pull_and_build(tiny, advance_days=21, full_refresh=True)  # late data, rebuilt under v2 (the default)
     assert lines(warehouse, "marts.cs_pnl_monthly", "2026-03") == before, "a v1-closed month moved"
-    assert query(warehouse, "SELECT DISTINCT rule_version FROM marts.cs_pnl_monthly WHERE month = '2026-03'") == [
-        ("v1",)
-    ]
-    assert query(warehouse, "SELECT DISTINCT rule_version FROM marts.cs_pnl_monthly WHERE month = '2026-04'") == [
-        ("v2",)
-    ]
-    booked = dict(query(warehouse, "SELECT line, amount FROM marts.cs_pnl_adjustments WHERE affects_month = '2026-03'"))
+    assert query(
+        warehouse, "SELECT DISTINCT rule_version FROM marts.cs_pnl_monthly WHERE month = DATE '2026-03-01'"
+    ) == [("v1",)]
+    assert query(
+        warehouse, "SELECT DISTINCT rule_version FROM marts.cs_pnl_monthly WHERE month = DATE '2026-04-01'"
+    ) == [("v2",)]
+    booked = dict(
+        query(warehouse, "SELECT line, amount FROM marts.cs_pnl_adjustments WHERE affects_month = DATE '2026-03-01'")
+    )
     computed_v2 = lines(warehouse, "intermediate.int_pnl_monthly_computed", "2026-03")
 
     run_dbt("build", as_of=from_us(clock).isoformat(), variables=v1, quiet=True)  # the same data under v1
@@ -120,6 +126,8 @@ def test_the_finance_pack_equals_the_marts(tiny, data_dir):
             for want, cell in zip(want_row, got_row, strict=True):
                 if isinstance(want, Decimal):
                     assert Decimal(str(cell)) == want, (sheet, want, cell)
+                elif isinstance(want, date) and not isinstance(want, datetime):  # a DATE cell reads back as datetime
+                    assert cell.date() == want, (sheet, want, cell)
                 elif not hasattr(want, "tzinfo"):
                     assert cell == want, (sheet, want, cell)
     recon = list(book["reconciliation"].iter_rows(values_only=True))[1:]

@@ -22,6 +22,8 @@ def variant(warehouse: Path, dest: Path, extra_rows: int = 0, new_mart: str | No
     try:
         names = con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'marts'").fetchall()
         for (name,) in names:
+            if name == "publication":  # the version table holds one row by construction
+                continue
             con.execute(f'INSERT INTO marts."{name}" SELECT * FROM marts."{name}" LIMIT {extra_rows}')
         if new_mart:
             con.execute(f"CREATE TABLE marts.{new_mart} AS SELECT '2026-01' AS month, 12.34::DECIMAL(18, 2) AS amount")

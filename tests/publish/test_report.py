@@ -25,7 +25,13 @@ def test_the_report_shows_every_section_as_inline_svg_with_no_external_reference
     assert not re.search(r"https?://", html)  # nothing to fetch: no CDN, no fonts, not even an SVG namespace
     assert "<script" not in html and " src=" not in html
 
-    months = [m for (m,) in read(out / "marts.duckdb", "SELECT DISTINCT month FROM cs_pnl_monthly ORDER BY 1")]
+    # the marts' months are DATEs; the report labels them YYYY-MM
+    months = [
+        m
+        for (m,) in read(
+            out / "marts.duckdb", "SELECT DISTINCT strftime(month, '%Y-%m') FROM cs_pnl_monthly ORDER BY 1"
+        )
+    ]
     assert len(months) >= 3
     for month in months:
         assert month in sections["pnl"]
@@ -39,7 +45,7 @@ def test_the_report_shows_every_section_as_inline_svg_with_no_external_reference
         out / "marts.duckdb", "SELECT campaign, sum(contacted)::BIGINT FROM campaign_performance_monthly GROUP BY 1"
     ):
         assert f">{campaign}<" in sections["funnels"] and f">{contacted:,}" in sections["funnels"]
-    for (month,) in read(out / "marts.duckdb", "SELECT renewal_month FROM winback_cohorts"):
+    for (month,) in read(out / "marts.duckdb", "SELECT strftime(renewal_month, '%Y-%m') FROM winback_cohorts"):
         assert month in sections["winback"]
     assert result["rows"]["carrier_claims_monthly"] == 0 or "requested" in sections["claims"]
 

@@ -351,10 +351,15 @@ def test_dst_weekend_renewals_and_an_empty_month(data_dir, tally, tmp_path):
     checked = check_everything(sim, clock)
     con = duckdb.connect(str(warehouse_path()), read_only=True)
     try:
-        months = dict(con.execute("SELECT order_id, booked_month FROM marts.fct_attributed_orders").fetchall())
-        feb = dict(con.execute("SELECT line, amount FROM marts.cs_pnl_monthly WHERE month = '2026-02'").fetchall())
+        months = dict(
+            con.execute("SELECT order_id, strftime(booked_month, '%Y-%m') FROM marts.fct_attributed_orders").fetchall()
+        )
+        feb = dict(
+            con.execute("SELECT line, amount FROM marts.cs_pnl_monthly WHERE month = DATE '2026-02-01'").fetchall()
+        )
         cohort = con.execute(
-            "SELECT renewals, failed, recovered_by_dunning FROM marts.winback_cohorts WHERE renewal_month = '2026-03'"
+            "SELECT renewals, failed, recovered_by_dunning FROM marts.winback_cohorts "
+            "WHERE renewal_month = DATE '2026-03-01'"
         ).fetchone()
     finally:
         con.close()

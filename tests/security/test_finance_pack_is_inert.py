@@ -23,15 +23,18 @@ def test_vendor_text_is_inert_in_the_csv_and_the_xlsx_and_money_stays_numeric(ti
     shutil.copy(tiny_warehouse, warehouse)
     con = duckdb.connect(str(warehouse))
     try:
-        month = con.execute("SELECT max(month) FROM marts.agent_performance_monthly").fetchall()[0][0]
+        month = con.execute("SELECT strftime(max(month), '%Y-%m') FROM marts.agent_performance_monthly").fetchall()[0][
+            0
+        ]
         con.execute(
             "UPDATE marts.agent_performance_monthly SET agent_email = ?, campaign = ? "
             "WHERE (agent_email, campaign) = (SELECT (agent_email, campaign) FROM marts.agent_performance_monthly "
-            "WHERE month = ? ORDER BY ALL LIMIT 1)",
+            "WHERE strftime(month, '%Y-%m') = ? ORDER BY ALL LIMIT 1)",
             [EMAIL, CAMPAIGN, month],
         )
-        con.execute("UPDATE marts.cs_pnl_monthly SET line = ? WHERE month = ? AND line = 'cost_other'", [TAB, month])
-        negative = con.execute("SELECT count(*) FROM marts.cs_pnl_monthly WHERE month = ? AND amount < 0", [month])
+        in_month = "strftime(month, '%Y-%m') = ?"  # the marts' months are DATEs
+        con.execute(f"UPDATE marts.cs_pnl_monthly SET line = ? WHERE {in_month} AND line = 'cost_other'", [TAB, month])
+        negative = con.execute(f"SELECT count(*) FROM marts.cs_pnl_monthly WHERE {in_month} AND amount < 0", [month])
         assert negative.fetchall()[0][0] > 0, "no negative amount in the month: the test would prove nothing"
         pack = write_finance_pack(month, con, out=tmp_path / "exports")
     finally:

@@ -71,7 +71,12 @@ def months_left_unaccounted(sim: Path, retention_days: int, withheld: set[str]) 
 
 def incomplete_months(db: Path, schema: str = "marts") -> dict[str, set[str]]:
     return {
-        mart: {m for (m,) in query(db, f"SELECT {col} FROM {schema}.{mart} WHERE NOT source_history_complete")}
+        mart: {  # the marts' months are DATEs; the rule's months here are 'YYYY-MM'
+            m
+            for (m,) in query(
+                db, f"SELECT strftime({col}, '%Y-%m') FROM {schema}.{mart} WHERE NOT source_history_complete"
+            )
+        }
         for mart, col in FLAGGED.items()
     }
 
@@ -143,7 +148,8 @@ def test_the_demo_s_first_backfill_with_recharge_s_default_window_equals_the_ans
     assert hidden_charge_ids(sim, 90)
     clock = pull_and_build(sim)  # the emulators' defaults: Recharge's window is on
     warehouse = data_dir / "warehouse.duckdb"
-    assert query(warehouse, "SELECT renewals FROM marts.winback_cohorts WHERE renewal_month = '2026-03'") == [(18_106,)]
+    cohort = "SELECT renewals FROM marts.winback_cohorts WHERE renewal_month = DATE '2026-03-01'"
+    assert query(warehouse, cohort) == [(18_106,)]
     assert_equal_to_answer_key(warehouse, AnswerKey(sim, as_of=clock))
 
 
@@ -165,7 +171,7 @@ def test_withheld_renewal_orders_flag_exactly_their_months_and_the_gate_refuses_
     try:
         for mart, col in FLAGGED.items():
             want = [r for r in key[mart] if r[col] not in expected]
-            got = [r for r in mart_rows(con, mart, list(key[mart][0])) if r[col] not in expected]
+            got = [r for r in mart_rows(con, mart, list(key[mart][0])) if f"{r[col]:%Y-%m}" not in expected]
             assert want and not diff_mart(mart, want, got), diff_mart(mart, want, got)
     finally:
         con.close()
@@ -184,7 +190,11 @@ def test_withheld_renewal_orders_flag_exactly_their_months_and_the_gate_refuses_
         close_month(month, by="test")
     con = duckdb.connect(str(warehouse))
     try:
-        con.execute("UPDATE marts.winback_cohorts SET source_history_complete = true WHERE renewal_month = ?", [month])
+        con.execute(
+            "UPDATE marts.winback_cohorts SET source_history_complete = true "
+            "WHERE strftime(renewal_month, '%Y-%m') = ?",
+            [month],
+        )
     finally:
         con.close()
     with pytest.raises(DataQualityFailed) as failed:

@@ -8,19 +8,19 @@ with months as (select month from {{ ref('int_months_spanned') }}),
 
 attributed as (
     select
-        booked_month as month,
+        {{ month_label('booked_month') }} as month,  -- the marts' months are dates
         {%- for c in declared %}
         sum(case when campaign = '{{ c.key }}' then net_revenue end) as revenue_{{ c.key }},
         {%- endfor %}
         sum(case when row_type = 'order' then cogs end) as cogs_attributed
     from {{ ref('fct_attributed_orders') }}
-    group by booked_month
+    group by 1
 ),
 
 claims as (
-    select month, sum(amount_approved) as carrier_claims_income
+    select {{ month_label('month') }} as month, sum(amount_approved) as carrier_claims_income
     from {{ ref('carrier_claims_monthly') }}
-    group by month
+    group by 1
 ),
 
 costs as (

@@ -1,6 +1,7 @@
 {#- Per month, agent and campaign (§10): touches and replies (by touch month) and attributed orders
     and revenue (booked like the P&L: orders in their month, refunds in theirs), so agents add up to
-    the P&L's revenue lines. Coupon rows credit the coupon's agent. -#}
+    the P&L's revenue lines. Coupon rows credit the coupon's agent. A row is final once the month is over
+    and the longest reply window of its touches has passed. -#}
 with touches as (
     select
         touch_month as month,
@@ -36,6 +37,8 @@ combined as (
     full outer join orders as o on o.month = t.month and o.agent_email = t.agent_email and o.campaign = t.campaign
 )
 
-select c.*
+select
+    c.*,
+    {{ finality_columns(add_days(add_months('c.month', 1), longest_window_days())) }}
 from combined as c
-inner join {{ ref('int_months_spanned') }} as m on m.month = c.month
+inner join {{ ref('int_months_spanned') }} as m on {{ month_date('m.month') }} = c.month

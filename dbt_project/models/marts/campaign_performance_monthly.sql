@@ -1,7 +1,9 @@
 {#- Campaign funnel per touch month and declared campaign (§10). A cohort view: an order counts in
     the month of the touch that won it (coupons: the order's month), and its revenue is net of its
-    refunds whenever they are booked. The P&L instead books revenue by the month of the order. -#}
-with months as (select month from {{ ref('int_months_spanned') }}),
+    refunds whenever they are booked. The P&L instead books revenue by the month of the order.
+    A row is final once every touch of the month has passed its window (contacts, replies and conversions
+    are then settled); a refund of a converted order booked later still lowers its revenue (DECISIONLOG). -#}
+with months as (select {{ month_date('month') }} as month from {{ ref('int_months_spanned') }}),
 
 campaigns as (select campaign, priority from {{ ref('int_campaigns_declared') }}),
 
@@ -47,12 +49,13 @@ select
     campaign,
     contacted,
     replied,
-    {{ ratio('replied', 'contacted') }} as reply_rate,
+    cast({{ ratio('replied', 'contacted') }} as decimal(5, 4)) as reply_rate,
     converted_orders,
-    {{ ratio('converted_orders', 'contacted') }} as conversion_rate,
+    cast({{ ratio('converted_orders', 'contacted') }} as decimal(5, 4)) as conversion_rate,
     revenue,
     cogs,
-    revenue - cogs as gross_margin,
-    {{ money_per('revenue', 'contacted') }} as revenue_per_contact,
-    priority as campaign_priority
+    cast(revenue - cogs as decimal(18, 2)) as gross_margin,
+    cast({{ money_per('revenue', 'contacted') }} as decimal(18, 2)) as revenue_per_contact,
+    priority as campaign_priority,
+    {{ finality_columns(add_days(add_months('month', 1), longest_window_days())) }}
 from funnel

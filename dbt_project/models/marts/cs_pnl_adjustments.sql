@@ -14,7 +14,7 @@ with computed as (
 closed as (select * from {{ source('ops', 'cs_pnl_closed') }}),
 
 refund_rule_effect as (  -- per refund of an attributed order: revenue under v2 minus under v1
-    select f.booked_month as month, f.campaign, r.money_returned - r.revenue_reversal as amount
+    select {{ month_label('f.booked_month') }} as month, f.campaign, r.money_returned - r.revenue_reversal as amount
     from {{ ref('fct_attributed_orders') }} as f
     inner join {{ ref('int_refunds_booked') }} as r on r.refund_id = f.refund_id
     where f.row_type = 'refund'
@@ -52,20 +52,29 @@ differences as (
     from closed as f
     left join computed as c on c.month = f.month and c.line = f.line
     left join rule_effect as e on e.month = f.month and e.line = f.line
+),
+
+booked as (
+    select
+        d.*,
+        coalesce(
+            (select min(o.month) from open_months as o where o.month > d.affects_month),
+            {{ month_label(add_months(month_start('(select max(month) from closed_months)'), 1)) }}
+        ) as booked_month
+    from differences as d
+    where d.amount <> 0
 )
 
 select
-    d.affects_month,
-    coalesce(
-        (select min(o.month) from open_months as o where o.month > d.affects_month),
-        {{ month_label(add_months(month_start('(select max(month) from closed_months)'), 1)) }}
-    ) as booked_month,
-    d.line,
-    cast(d.amount as decimal(18, 2)) as amount,
+    {{ month_date('affects_month') }} as affects_month,
+    {{ month_date('booked_month') }} as booked_month,
+    line,
+    cast(amount as decimal(18, 2)) as amount,
     'late data or a rebuild changed a closed month' as reason,
-    d.frozen_amount,
-    d.recomputed_amount,
-    d.closed_at,
-    d.rule_version
-from differences as d
-where d.amount <> 0
+    cast(frozen_amount as decimal(18, 2)) as frozen_amount,
+    cast(recomputed_amount as decimal(18, 2)) as recomputed_amount,
+    closed_at,
+    rule_version,
+    false as is_final,  -- it is recomputed until the month it is booked in closes
+    {{ scheduled_close(month_date('booked_month')) }} as final_on
+from booked

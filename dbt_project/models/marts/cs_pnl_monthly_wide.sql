@@ -1,6 +1,10 @@
 {#- The monthly CS P&L (§8), one row per store-local month, as published: a closed month shows its
     frozen rows (§9), whatever arrived since; an open month shows what the data says now plus the
-    adjustments booked into it from closed months. -#}
+    adjustments booked into it from closed months. Months are dates (the first day), so BI tools chart them. -#}
+{#- Its columns follow the declared campaigns (one revenue_<campaign> line each), and a contract lists
+    columns by name: it is enforced while the campaigns are the ones _marts__models.yml lists. Declaring
+    a campaign: add its revenue_<key> column there and its key here. The long cs_pnl_monthly always is. -#}
+{{ config(contract={'enforced': var('attribution_priority') | sort == ['coupon', 'upsell', 'winback']}) }}
 {%- set lines = pnl_lines() %}
 with computed as (select * from {{ ref('int_pnl_monthly_computed') }}),
 
@@ -18,12 +22,12 @@ closed as (
 
 adjustments as (
     select
-        booked_month as month,
+        {{ month_label('booked_month') }} as month,
         {%- for line in lines %}
         sum(case when line = '{{ line }}' then amount else 0 end) as {{ line }}{{ "," if not loop.last }}
         {%- endfor %}
     from {{ ref('cs_pnl_adjustments') }}
-    group by booked_month
+    group by 1
 ),
 
 months as (
@@ -53,7 +57,7 @@ published as (
 )
 
 select
-    month,
+    {{ month_date('month') }} as month,
     {%- for line in lines %}
     cast({{ line }} as decimal(18, 2)) as {{ line }},
     {%- endfor %}
@@ -61,5 +65,10 @@ select
     source_history_complete,
     is_closed,
     closed_at,
-    rule_version
+    rule_version,
+    is_closed as is_final,
+    {#- an open month is final when it is closed: on the close schedule, unless its history is short (it
+        cannot close) or the scheduled day has passed -#}
+    case when is_closed then {{ local_date('closed_at') }}
+         when source_history_complete then {{ scheduled_close(month_date('month')) }} end as final_on
 from published

@@ -19,6 +19,8 @@ select
     u.name,
     u.role,
     coalesce(u.is_active, false) as is_active,
-    c.coupon_codes
+    c.coupon_codes,
+    false as is_final,  -- a dimension follows its systems: it can change any day
+    cast(null as date) as final_on
 from users as u
 full outer join coupons as c on c.agent_email = u.agent_email

@@ -33,7 +33,9 @@ select
     {{ to_bigint_or_null('c.customer_key') }} as shopify_customer_id,
     c.email,
     r.recharge_customer_id,
-    g.gorgias_customer_id
+    g.gorgias_customer_id,
+    false as is_final,  -- a dimension follows its systems: it can change any day
+    cast(null as date) as final_on
 from customers as c
 left join recharge as r on cast(r.shopify_customer_id as varchar) = c.customer_key
 left join gorgias as g on g.email = c.email

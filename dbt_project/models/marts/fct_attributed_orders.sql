@@ -1,6 +1,7 @@
 {#- One row per attributed order (row_type = order, in the order's month) and one negative row per
     refund of an attributed order (row_type = refund, in the refund's month, for its revenue reversal: §2):
-    the drill-down behind every revenue figure. -#}
+    the drill-down behind every revenue figure. A row is final once its booked month is over (a later
+    refund is a row of its own). -#}
 with attributed as (
     select o.*, a.campaign, a.touch_ticket_id, a.touch_at, a.touch_month, a.agent_email
     from {{ ref('int_orders_attributed') }} as a
@@ -17,14 +18,15 @@ select
     agent_email,
     touch_ticket_id,
     touch_at,
-    touch_month,
+    {{ month_date('touch_month') }} as touch_month,
     order_at,
-    order_month as booked_month,
+    {{ month_date('order_month') }} as booked_month,
     currency,
-    subtotal_original as amount_original,
-    net_revenue,
-    cogs,
-    '{{ var("rule_version") }}' as rule_version
+    cast(subtotal_original as decimal(18, 2)) as amount_original,
+    cast(net_revenue as decimal(18, 2)) as net_revenue,
+    cast(cogs as decimal(18, 2)) as cogs,
+    '{{ var("rule_version") }}' as rule_version,
+    {{ finality_columns(add_months(month_start('order_month'), 1)) }}
 from attributed
 
 union all
@@ -39,18 +41,19 @@ select
     a.agent_email,
     a.touch_ticket_id,
     a.touch_at,
-    a.touch_month,
+    {{ month_date('a.touch_month') }} as touch_month,
     a.order_at,
-    r.refund_month as booked_month,
+    {{ month_date('r.refund_month') }} as booked_month,
     r.currency,
     {%- if var('rule_version') == 'v1' %}  {#- v1 reversed the whole money returned, tax and shipping included #}
-    -r.money_returned_original as amount_original,
-    -r.money_returned as net_revenue,
+    cast(-r.money_returned_original as decimal(18, 2)) as amount_original,
+    cast(-r.money_returned as decimal(18, 2)) as net_revenue,
     {%- else %}
-    -r.revenue_reversal_original as amount_original,
-    -r.revenue_reversal as net_revenue,
+    cast(-r.revenue_reversal_original as decimal(18, 2)) as amount_original,
+    cast(-r.revenue_reversal as decimal(18, 2)) as net_revenue,
     {%- endif %}
     cast(0 as decimal(18, 2)) as cogs,
-    '{{ var("rule_version") }}' as rule_version
+    '{{ var("rule_version") }}' as rule_version,
+    {{ finality_columns(add_months(month_start('r.refund_month'), 1)) }}
 from attributed as a
 inner join {{ ref('int_refunds_booked') }} as r on r.order_id = a.order_id

@@ -3,7 +3,8 @@
     than the next renewal day), saved (an attributed win-back order won by one of those touches),
     recovered revenue (that order) and retained revenue over the following days (informational).
     source_history_complete (§5 Source history): false when a Shopify renewal order of the month has no renewal
-    behind it (its charge hidden by the API and its Recharge order missing): the month's figures are short. -#}
+    behind it (its charge hidden by the API and its Recharge order missing): the month's figures are short.
+    A cohort is final once the last save it can count has had its retained-revenue days. -#}
 with renewals as (
     select * from {{ ref('int_renewals_dunned') }} where is_dunning_over
 ),
@@ -85,16 +86,23 @@ cohorts as (
 )
 
 select
-    cohorts.renewal_month,
+    {{ month_date('cohorts.renewal_month') }} as renewal_month,
     renewals,
     failed,
     recovered_by_dunning,
     cohort_size,
     contacted,
     saved,
-    {{ ratio('saved', 'cohort_size') }} as save_rate,
+    cast({{ ratio('saved', 'cohort_size') }} as decimal(5, 4)) as save_rate,
     recovered_revenue,
     retained_revenue_90d,
-    coalesce(h.source_history_complete, true) as source_history_complete
+    coalesce(h.source_history_complete, true) as source_history_complete,
+    {#- touches count up to the next renewal day, a save within the window after one, and retained revenue
+        for retained_revenue_days after the save; a month short of source history waits for it -#}
+    {{ finality_columns(
+        "case when coalesce(h.source_history_complete, true) then "
+        ~ add_days(add_months(month_date('cohorts.renewal_month'), 1),
+                   var('renewal_day_of_month') - 1 + longest_window_days() + var('retained_revenue_days') + 1)
+        ~ " end") }}
 from cohorts
 left join {{ ref('int_renewal_history_reconciled') }} as h on h.month = cohorts.renewal_month
