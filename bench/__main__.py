@@ -184,6 +184,9 @@ def run(scale: str, seed: int, skip_dlt: bool = False, stage_timeout_s: float | 
     out_dir.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
     env |= {"DATA_DIR": str(work), "FINANCE_INPUTS_DIR": str(sim / "finance"), "PYTHONPATH": str(ROOT)}
+    # dbt's artifacts and partial-parse state of the bench's own: tests running dbt in the same checkout meanwhile
+    # neither re-parse under it nor overwrite the run_results.json a stage reads
+    env |= {"DBT_TARGET_PATH": str(work / "dbt_target"), "DBT_LOG_PATH": str(work / "dbt_logs")}
     for name in ("WAREHOUSE_PATH", "LANDING_DIR", "PUBLISHED_DIR", "EXPORTS_DIR"):
         env.pop(name, None)
     logs = work / "logs"

@@ -68,9 +68,13 @@ def dbt_incremental(as_of: str) -> dict:
 
 def dbt_timing() -> dict:
     """dbt's own time running the nodes (run_results.json), and how many ran."""
+    import os
+    from pathlib import Path
+
     from pipeline.dbt import PROJECT_DIR
 
-    results = json.loads((PROJECT_DIR / "target" / "run_results.json").read_text())
+    target = Path(os.environ.get("DBT_TARGET_PATH") or PROJECT_DIR / "target")
+    results = json.loads((PROJECT_DIR / target / "run_results.json").read_text())
     return {"dbt_nodes_s": round(results["elapsed_time"], 2), "nodes": len(results["results"])}
 
 
