@@ -49,6 +49,7 @@ GOALS = {  # the issue's goals (issue 24): (what, limit, how it is compared, the
     "gate_vs_dbt_daily": ("quality gates ÷ daily dbt build", 0.25, "<="),
     "extract_load_vs_dlt": ("our extract + load ÷ dlt", 0.25, "<="),
     "load_vs_ctas": ("load's speed ÷ plain CREATE TABLE AS of the same files", 0.8, ">="),
+    "landing_records_per_cpu_s": ("extract + land: records per CPU-second", 40_000, ">="),
     "rate_limit_share": ("backfill at the vendors' rate limits (tiny): bound ÷ wall, the worst vendor", 0.9, ">="),
     "peak_memory_gib": ("peak memory of any stage, GiB (at large)", {"large": 4.0}, "<="),
 }
@@ -264,6 +265,7 @@ def summarize(scale: str, seed: int, stages: dict[str, Measured], emulator_peak_
     measured = {
         **ratios,
         "daily_run_wall_s": wall(*daily),
+        "landing_records_per_cpu_s": per_cpu_s(stages.get("extract_land"), "records"),
         "rate_limit_share": stages.get("rate_limits", {}).get("min_share"),
         "peak_memory_gib": max(stages[s]["peak_rss_mib"] for s in ours) / 1024,
     }
@@ -287,6 +289,10 @@ def summarize(scale: str, seed: int, stages: dict[str, Measured], emulator_peak_
         "goals": goals,
         "sandbox_emulators_peak_rss_mib": emulator_peak_mib,  # the vendors' side, not ours: shown, not judged
     }
+
+
+def per_cpu_s(stage: Measured | None, what: str) -> float | None:
+    return None if stage is None or "failed" in stage or not stage["cpu_s"] else stage[what] / stage["cpu_s"]
 
 
 def ratio(ours: float | None, reference: float | None) -> float | None:
