@@ -100,6 +100,17 @@ def paginators():
     return RechargeCursor, EasyPostBeforeId
 
 
+def client_token(host: str, client_id: str, client_secret: str) -> str:
+    """Shopify's client credentials grant, here because this script cannot import the project (the sandbox's
+    own helper imports the emulators, whose dependencies dlt's venv does not have)."""
+    import requests  # dlt's own dependency
+
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": client_secret}
+    r = requests.post(f"{host}/admin/oauth/access_token", data=form, timeout=30)
+    r.raise_for_status()
+    return r.json()["access_token"]
+
+
 def vendor_config(vendor: str) -> dict:
     """A rest_api config for one vendor: base URL, auth headers and paginator as the vendor requires."""
     from dlt.sources.helpers.rest_client.auth import HttpBasicAuth
@@ -115,8 +126,6 @@ def vendor_config(vendor: str) -> dict:
         client["headers"] = {"X-Recharge-Access-Token": c["password"], "X-Recharge-Version": "2021-11"}
         paginator = recharge_cursor
     elif vendor == "shopify":
-        from sandbox.emulators.shopify_graphql import client_token
-
         client["base_url"] = f"{c['host']}/admin/api/{c.get('api_version', '2026-10')}"
         token = c.get("access_token") or client_token(c["host"], c["login"], c["password"])
         # dlt's rest_api runs no bulk operations: it pages the sandbox's REST orders and customers (same records)
