@@ -57,6 +57,7 @@ lines as (
         coalesce(co.cost_staffing, 0) as cost_staffing,
         coalesce(co.cost_platform, 0) as cost_platform,
         coalesce(co.cost_other, 0) as cost_other,
+        coalesce(r.refunds, 0) + coalesce(rp.replacement_cogs, 0) as refund_replacement_base,
         {{ cents('s.refund_share * (coalesce(r.refunds, 0) + coalesce(rp.replacement_cogs, 0))') }}
             as refund_replacement_charge
     from months as m
@@ -87,6 +88,7 @@ select
     cast(cost_platform as decimal(18, 2)) as cost_platform,
     cast(cost_other as decimal(18, 2)) as cost_other,
     cast(refund_replacement_charge as decimal(18, 2)) as refund_replacement_charge,
+    cast(refund_replacement_base as decimal(18, 2)) as refund_replacement_base,  -- §6's base: refund-share sensitivity
     cast(gross_profit + carrier_claims_income - cost_staffing - cost_platform - cost_other
          - refund_replacement_charge as decimal(18, 2)) as net_contribution,
     gross_profit + carrier_claims_income - cost_staffing - cost_platform - cost_other

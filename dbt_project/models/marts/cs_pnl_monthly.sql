@@ -4,7 +4,7 @@
 {%- for line in lines %}
 select month, {{ loop.index }} as line_order, '{{ line }}' as line, {{ line }} as amount,
     source_history_complete, is_closed, closed_at,
-    rule_version
+    rule_version, incremental_net_contribution, incremental_net_contribution_low, incremental_net_contribution_high
 from {{ ref('cs_pnl_monthly_wide') }}
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}
