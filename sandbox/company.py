@@ -22,7 +22,7 @@ class Scale:
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale("tiny", (2026, 1), 3, 260, 48, 4),
-    "demo": Scale("demo", (2026, 3), 6, 18_600, 1_700, 7),
+    "demo": Scale("demo", (2026, 3), 6, 18_600, 1_900, 7),  # 10% held out: ~1,700 contacted (§1)
     "large": Scale("large", (2024, 9), 24, 235_000, 21_000, 40, shards=2),
 }
 
