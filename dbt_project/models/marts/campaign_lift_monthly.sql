@@ -34,7 +34,7 @@ counted as (
 lift as (
     select
         *,
-        cast(xt as hugeint) * nc - cast(xc as hugeint) * nt as lift_numerator,  -- lift = this ÷ (nt × nc)
+        xt * nc - xc * nt as lift_numerator,  -- lift = this ÷ (nt × nc), exact (counts: no overflow)
         case when nt > 0 and nc > 0 then xt / nt - xc / nc end as lift_estimate,  -- double: for the interval only
         case when nt > 0 and nc > 0
             then sqrt((xt / nt) * (1 - xt / nt) / nt + (xc / nc) * (1 - xc / nc) / nc) end as standard_error
