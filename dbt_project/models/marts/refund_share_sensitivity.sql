@@ -1,7 +1,7 @@
 {#- The owners' question "is 10% the right share of refunds to charge CS?" (§12): per month, the net
     contribution had the refund/replacement share been 0%, 2.5%, ..., 20% (everything else as booked: the
     published P&L, closed months frozen), and the break-even share: net contribution before the refund charge
-    ÷ the month's refund and replacement base (§6), to 4 decimals, null when the base is zero (no refund can
+    ÷ the month's refund and replacement base (§6, int_refund_replacement_base_monthly), to 4 decimals, null when the base is zero (no refund can
     make the month a loss or a profit). Each charge is rounded to the cent once per month, as §2 says. -#}
 with pnl as (
     select
@@ -9,10 +9,10 @@ with pnl as (
         w.net_contribution + w.refund_replacement_charge as net_contribution_before_refund_charge,
         w.is_closed,
         cast(w.closed_at as date) as closed_on,
-        coalesce(c.refund_replacement_base, 0) as refund_replacement_base,
+        coalesce(b.refund_replacement_base, 0) as refund_replacement_base,
         s.refund_share as booked_refund_share
     from {{ ref('cs_pnl_monthly_wide') }} as w
-    left join {{ ref('int_pnl_monthly_computed') }} as c on c.month = w.month
+    left join {{ ref('int_refund_replacement_base_monthly') }} as b on b.month = w.month
     left join {{ ref('int_refund_share_monthly') }} as s on s.month = w.month
 ),
 
