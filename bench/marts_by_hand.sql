@@ -31,10 +31,10 @@ CREATE OR REPLACE TEMP MACRO money_per(amount, den) AS
 
 CREATE OR REPLACE TEMP TABLE campaigns AS
 SELECT * FROM (VALUES
-    ('winback', 'touch', 'cs-winback', 14, false, 'renewal', 1),
-    ('upsell', 'touch', 'cs-upsell-welcome', 7, true, 'non_renewal', 2),
-    ('coupon', 'coupon', NULL, 0, false, 'coupon', 3)
-) AS c (campaign, kind, tag, window_days, reply_required, eligible_orders, priority);
+    ('winback', 'touch', 'cs-winback', 14, false, 'renewal', 1, 0.10, 'winback-q1'),
+    ('upsell', 'touch', 'cs-upsell-welcome', 7, true, 'non_renewal', 2, 0.10, 'welcome-q1'),
+    ('coupon', 'coupon', NULL, 0, false, 'coupon', 3, NULL, NULL)
+) AS c (campaign, kind, tag, window_days, reply_required, eligible_orders, priority, control_share, control_salt);
 
 -- The month-end close's frozen rows are an input of the published P&L; dbt creates the table on run start.
 CREATE SCHEMA IF NOT EXISTS ops;
@@ -421,6 +421,7 @@ SELECT
     strftime(o.scheduled_on, '%Y-%m') AS renewal_month,
     o.scheduled_at,
     o.next_scheduled_at,
+    o.dunning_ends_at,
     o.dunning_ends_at <= as_of() AS is_dunning_over,
     o.is_failed,
     o.is_failed AND o.is_paid_by_dunning_end AS is_recovered_by_dunning,
@@ -960,6 +961,192 @@ SELECT
 FROM agents AS a
 FULL OUTER JOIN coupons AS c ON c.agent_email = a.agent_email;
 
+------------------------------------------------------------------------------------------- §12 incrementality
+-- Control groups: eligible customers (new subscribers at their sign-up order, the win-back cohort when dunning
+-- ends; the first instant per customer) split by sha256('campaign|customer_key|salt'): the first 8 bytes ÷ 2^64
+-- below control_share is control. Conversions from the eligibility instant in both groups.
+CREATE OR REPLACE TEMP TABLE assigned AS
+WITH signup_orders AS (
+    SELECT cast(f[2] AS BIGINT) AS order_id
+    FROM (SELECT json_extract_string(record, ['$.type', '$.external_order_id.ecommerce']) AS f FROM raw_recharge.charges)
+    WHERE code(f[1]) = 'checkout' AND f[2] IS NOT NULL
+    UNION
+    SELECT cast(f[2] AS BIGINT)
+    FROM (SELECT json_extract_string(record, ['$.type', '$.external_order_id.ecommerce']) AS f FROM raw_recharge.orders)
+    WHERE code(f[1]) = 'checkout' AND f[2] IS NOT NULL
+),
+eligible AS (
+    SELECT c.campaign, c.eligible_orders, c.window_days, c.control_share, c.control_salt, e.customer_key, e.eligible_at
+    FROM campaigns AS c
+    INNER JOIN (
+        SELECT 'non_renewal' AS eligible_orders, l.customer_key, min(l.order_at) AS eligible_at
+        FROM ledger AS l WHERE l.order_id IN (SELECT order_id FROM signup_orders) GROUP BY l.customer_key
+        UNION ALL
+        SELECT 'renewal', customer_key, min(dunning_ends_at)
+        FROM renewals WHERE is_in_winback_cohort AND is_dunning_over GROUP BY customer_key
+    ) AS e ON e.eligible_orders = c.eligible_orders
+    WHERE c.control_share IS NOT NULL AND e.eligible_at <= as_of()
+),
+windowed AS (
+    SELECT *, eligible_at + to_days(window_days) AS window_ends_at,
+           substr(sha256(campaign || '|' || customer_key || '|' || control_salt), 1, 16) AS assignment_hash
+    FROM eligible
+),
+converted AS (
+    SELECT e.campaign, e.customer_key,
+           arg_min(o.order_id, (o.order_at, o.order_id)) AS order_id, min(o.order_at) AS order_at
+    FROM windowed AS e
+    INNER JOIN ledger AS o
+        ON o.customer_key = e.customer_key AND o.order_at > e.eligible_at AND NOT o.is_cancelled
+       AND o.is_renewal = (e.eligible_orders = 'renewal')
+       AND (e.eligible_orders = 'renewal' OR (NOT o.is_replacement AND o.order_at <= e.window_ends_at))
+    GROUP BY e.campaign, e.customer_key
+),
+touched AS (
+    SELECT e.campaign, e.customer_key, min(t.touch_at) AS first_touch_at
+    FROM windowed AS e
+    INNER JOIN touches AS t ON t.campaign = e.campaign AND t.customer_key = e.customer_key
+       AND t.touch_at BETWEEN e.eligible_at AND e.window_ends_at
+    GROUP BY e.campaign, e.customer_key
+)
+SELECT
+    e.*,
+    CASE WHEN cast(cast('0x' || e.assignment_hash AS UBIGINT) AS HUGEINT) * 1000000
+              < cast(e.control_share * 1000000 AS HUGEINT) * cast('18446744073709551616' AS HUGEINT)
+         THEN 'control' ELSE 'treatment' END AS assignment_group,
+    t.first_touch_at,
+    CASE WHEN cv.order_at <= e.window_ends_at THEN cv.order_id END AS conversion_order_id,
+    CASE WHEN cv.order_at <= e.window_ends_at THEN cv.order_at END AS conversion_at,
+    CASE WHEN cv.order_at <= e.window_ends_at THEN l.net_revenue - l.cogs END AS conversion_margin,
+    cast(date_trunc('month', timezone('America/Chicago', e.eligible_at)) AS DATE) AS eligible_month
+FROM windowed AS e
+LEFT JOIN touched AS t USING (campaign, customer_key)
+LEFT JOIN converted AS cv USING (campaign, customer_key)
+LEFT JOIN ledger AS l ON l.order_id = cv.order_id;
+
+CREATE OR REPLACE TEMP MACRO quotient(num, den, unit) AS  -- signed, half up (away from zero), exact
+    CASE WHEN den > 0 THEN sign(cast(num AS HUGEINT))
+        * cast((2 * abs(cast(num AS HUGEINT)) + cast(den * unit AS HUGEINT)) // (2 * cast(den * unit AS HUGEINT))
+               AS DECIMAL(18, 0)) END;
+
+CREATE OR REPLACE TABLE hand.campaign_assignments AS
+SELECT
+    campaign, customer_key, assignment_group, eligible_at, eligible_month, window_ends_at,
+    cast(control_share AS DECIMAL(7, 6)) AS control_share, assignment_hash, first_touch_at,
+    assignment_group = 'control' AND first_touch_at IS NOT NULL AS is_contaminated,
+    conversion_order_id IS NOT NULL AS is_converted, conversion_order_id, conversion_at,
+    cast(conversion_margin AS DECIMAL(18, 2)) AS conversion_margin,
+    cast(timezone('America/Chicago', as_of()) AS DATE) >= final_on AS is_final, final_on
+FROM (SELECT *, cast(cast(timezone('America/Chicago', window_ends_at) AS DATE) + 1 AS DATE) AS final_on FROM assigned);
+
+CREATE OR REPLACE TABLE hand.campaign_lift_monthly AS
+WITH counted AS (
+    SELECT
+        eligible_month, campaign, any_value(control_share) AS control_share, any_value(window_days) AS window_days,
+        count(*) AS eligible,
+        count(*) FILTER (WHERE assignment_group = 'treatment') AS nt,
+        count(*) FILTER (WHERE assignment_group = 'control') AS nc,
+        count(conversion_order_id) FILTER (WHERE assignment_group = 'treatment') AS xt,
+        count(conversion_order_id) FILTER (WHERE assignment_group = 'control') AS xc,
+        coalesce(sum(conversion_margin) FILTER (WHERE assignment_group = 'treatment'), 0) AS margin,
+        count(first_touch_at) FILTER (WHERE assignment_group = 'control') AS contaminated
+    FROM assigned
+    GROUP BY eligible_month, campaign
+),
+lift AS (
+    SELECT *, cast(xt AS HUGEINT) * nc - cast(xc AS HUGEINT) * nt AS num,
+        CASE WHEN nt > 0 AND nc > 0 THEN round(xt / nt - xc / nc
+            - 1.959963985 * sqrt((xt / nt) * (1 - xt / nt) / nt + (xc / nc) * (1 - xc / nc) / nc), 4) END AS low,
+        CASE WHEN nt > 0 AND nc > 0 THEN round(xt / nt - xc / nc
+            + 1.959963985 * sqrt((xt / nt) * (1 - xt / nt) / nt + (xc / nc) * (1 - xc / nc) / nc), 4) END AS high
+    FROM counted
+)
+SELECT
+    eligible_month, campaign, cast(control_share AS DECIMAL(7, 6)) AS control_share, eligible,
+    nt AS treatment_size, nc AS control_size, xt AS treatment_conversions, xc AS control_conversions,
+    cast(ratio(xt, nt) AS DECIMAL(18, 4)) AS treatment_rate, cast(ratio(xc, nc) AS DECIMAL(18, 4)) AS control_rate,
+    cast(quotient(num * 10000, nt * nc, 1) * 0.0001 AS DECIMAL(18, 4)) AS absolute_lift,
+    cast(quotient(num * 10000, nt * xc, 1) * 0.0001 AS DECIMAL(18, 4)) AS relative_lift,
+    cast(low AS DECIMAL(18, 4)) AS lift_ci_low, cast(high AS DECIMAL(18, 4)) AS lift_ci_high,
+    low > 0 OR high < 0 AS lift_excludes_zero, 'wald_unpooled_95' AS interval_method,
+    cast(quotient(num * 100, nc, 1) * 0.01 AS DECIMAL(18, 2)) AS incremental_orders,
+    cast(margin AS DECIMAL(18, 2)) AS treatment_margin,
+    cast(quotient(num * cast(margin * 100 AS HUGEINT), nc * xt, 1) * 0.01 AS DECIMAL(18, 2)) AS incremental_margin,
+    contaminated, cast(ratio(contaminated, nc) AS DECIMAL(18, 4)) AS contamination_rate,
+    cast(timezone('America/Chicago', as_of()) AS DATE) >= final_on AS is_final, final_on
+FROM (SELECT *, cast(eligible_month + to_months(1) + to_days(window_days + 1) AS DATE) AS final_on FROM lift);
+
+-- The refund share from 0% to 20%: net contribution with everything else as published, and the break-even share.
+CREATE OR REPLACE TABLE hand.refund_share_sensitivity AS
+WITH base AS (
+    SELECT month, sum(amount) AS amount
+    FROM (SELECT refund_month AS month, amount FROM refunds
+          UNION ALL SELECT order_month, cogs FROM ledger WHERE is_replacement AND NOT is_cancelled)
+    GROUP BY month
+),
+share AS (
+    SELECT m.month, coalesce(s.value, 0.10) AS refund_share
+    FROM months AS m
+    ASOF LEFT JOIN (SELECT valid_from, value FROM raw_finance.cs_settings WHERE setting = 'refund_share') AS s
+        ON m.month_start >= s.valid_from
+),
+pnl AS (
+    SELECT w.month, w.net_contribution + w.refund_replacement_charge AS before, w.is_closed,
+           cast(w.closed_at AS DATE) AS closed_on, coalesce(b.amount, 0) AS base, s.refund_share AS booked
+    FROM hand.cs_pnl_monthly_wide AS w
+    LEFT JOIN base AS b ON b.month = w.month
+    LEFT JOIN share AS s ON s.month = w.month
+)
+SELECT
+    cast(p.month || '-01' AS DATE) AS month,
+    s.refund_share,
+    s.refund_share = p.booked AS is_booked_share,
+    cast(p.before AS DECIMAL(18, 2)) AS net_contribution_before_refund_charge,
+    cast(p.base AS DECIMAL(18, 2)) AS refund_replacement_base,
+    cast(round(s.refund_share * p.base, 2) AS DECIMAL(18, 2)) AS refund_replacement_charge,
+    cast(p.before - round(s.refund_share * p.base, 2) AS DECIMAL(18, 2)) AS net_contribution,
+    cast(quotient(cast(p.before * 1000000 AS HUGEINT), cast(p.base * 100 AS HUGEINT), 1) * 0.0001 AS DECIMAL(18, 4))
+        AS break_even_share,
+    p.is_closed AS is_final,
+    p.closed_on AS final_on
+FROM pnl AS p
+CROSS JOIN (SELECT cast(step * 0.025 AS DECIMAL(5, 4)) AS refund_share FROM range(9) AS r(step)) AS s;
+
+-- §12 incremental net contribution (an estimate): per campaign with a lift estimate, attributed margin replaced by
+-- incremental margin; the interval from the lift interval's ends. On both P&L marts, as month-level columns.
+CREATE OR REPLACE TEMP TABLE pnl_estimates AS
+WITH attributed_margin AS (
+    SELECT booked_month AS month, campaign,
+           sum(net_revenue) - coalesce(sum(cogs) FILTER (WHERE row_type = 'order'), 0) AS margin
+    FROM hand.fct_attributed_orders GROUP BY ALL
+),
+ends AS (
+    SELECT strftime(eligible_month, '%Y-%m') AS month, campaign, incremental_margin,
+        quotient(cast(lift_ci_low * 10000 AS HUGEINT) * treatment_size * cast(treatment_margin * 100 AS HUGEINT),
+                 10000 * treatment_conversions, 1) * 0.01 AS lo,
+        quotient(cast(lift_ci_high * 10000 AS HUGEINT) * treatment_size * cast(treatment_margin * 100 AS HUGEINT),
+                 10000 * treatment_conversions, 1) * 0.01 AS hi
+    FROM hand.campaign_lift_monthly WHERE incremental_margin IS NOT NULL
+)
+SELECT e.month, sum(e.incremental_margin - coalesce(a.margin, 0)) AS delta,
+       sum(least(e.lo, e.hi) - coalesce(a.margin, 0)) AS delta_low,
+       sum(greatest(e.lo, e.hi) - coalesce(a.margin, 0)) AS delta_high
+FROM ends AS e LEFT JOIN attributed_margin AS a USING (month, campaign)
+GROUP BY e.month;
+
+CREATE OR REPLACE TEMP TABLE pnl_booked_wide AS SELECT * FROM hand.cs_pnl_monthly_wide;
+CREATE OR REPLACE TEMP TABLE pnl_booked_long AS SELECT * FROM hand.cs_pnl_monthly;
+CREATE OR REPLACE TABLE hand.cs_pnl_monthly_wide AS
+SELECT w.*,
+    cast(w.net_contribution + coalesce(e.delta, 0) AS DECIMAL(18, 2)) AS incremental_net_contribution,
+    cast(w.net_contribution + coalesce(e.delta_low, 0) AS DECIMAL(18, 2)) AS incremental_net_contribution_low,
+    cast(w.net_contribution + coalesce(e.delta_high, 0) AS DECIMAL(18, 2)) AS incremental_net_contribution_high
+FROM pnl_booked_wide AS w LEFT JOIN pnl_estimates AS e USING (month);
+
+CREATE OR REPLACE TABLE hand.cs_pnl_monthly AS
+SELECT l.*, w.incremental_net_contribution, w.incremental_net_contribution_low, w.incremental_net_contribution_high
+FROM pnl_booked_long AS l LEFT JOIN hand.cs_pnl_monthly_wide AS w USING (month);
+
 ------------------------------------------------------------------------------- published shape
 -- The marts above keep 'YYYY-MM' month labels (they join on them); as published every month is a DATE (the
 -- first day) and every row says whether it can still change (is_final) and from which day it cannot (final_on):
@@ -1089,3 +1276,9 @@ SELECT
     count(*) FILTER (WHERE status = 'open') AS months_open,
     NOT coalesce(bool_or(NOT source_history_complete), false) AS source_history_complete
 FROM hand.publication_months;
+
+-- The refund-share table is final when its P&L month is (the P&L's finality, above).
+CREATE OR REPLACE TEMP TABLE sensitivity_booked AS SELECT * FROM hand.refund_share_sensitivity;
+CREATE OR REPLACE TABLE hand.refund_share_sensitivity AS
+SELECT s.* REPLACE (w.is_final AS is_final, w.final_on AS final_on)
+FROM sensitivity_booked AS s INNER JOIN hand.cs_pnl_monthly_wide AS w USING (month);

@@ -490,19 +490,29 @@ from mart_totals as m full outer join raw_totals as r using (measure, month)
 # §2: an unknown amount is a data-quality failure, never published. Every money column of every published
 # mart, with the columns that name a row; ratios and money per contact are null where nothing was contacted.
 # A test checks this list against the marts' decimal columns, so a new amount cannot be left out.
+# §12: the P&L's estimate beside the booked figures, with its interval
+INCREMENTAL = ("incremental_net_contribution", "incremental_net_contribution_low", "incremental_net_contribution_high")
 AMOUNTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fct_attributed_orders": (("order_id", "row_type", "refund_id"), ("amount_original", "net_revenue", "cogs")),
-    "cs_pnl_monthly": (("month", "line"), ("amount",)),
+    "cs_pnl_monthly": (("month", "line"), ("amount", *INCREMENTAL)),
     "cs_pnl_monthly_wide": (("month",), ("revenue_coupon", "revenue_upsell", "revenue_winback", "cogs_attributed",
                                          "gross_profit", "carrier_claims_income", "cost_staffing", "cost_platform",
-                                         "cost_other", "refund_replacement_charge", "net_contribution")),
+                                         "cost_other", "refund_replacement_charge", "net_contribution",
+                                         *INCREMENTAL)),
     "cs_pnl_adjustments": (("affects_month", "line"), ("amount", "frozen_amount", "recomputed_amount")),
     "campaign_performance_monthly": (("month", "campaign"), ("revenue", "cogs", "gross_margin")),
     "agent_performance_monthly": (("month", "agent_email", "campaign"), ("attributed_revenue",)),
     "winback_cohorts": (("renewal_month",), ("recovered_revenue", "retained_revenue_90d")),
     "carrier_claims_monthly": (("month", "carrier", "claim_type"), ("amount_requested", "amount_approved")),
+    "campaign_lift_monthly": (("eligible_month", "campaign"), ("treatment_margin",)),
+    "refund_share_sensitivity": (("month", "refund_share"), ("net_contribution_before_refund_charge",
+                                 "refund_replacement_base", "refund_replacement_charge", "net_contribution")),
 }  # fmt: skip
-NOT_AMOUNTS = ("reply_rate", "conversion_rate", "save_rate", "revenue_per_contact")
+NOT_AMOUNTS = ("reply_rate", "conversion_rate", "save_rate", "revenue_per_contact",
+               # §12: shares, rates and estimates; null where they do not exist (no control group, no conversion)
+               "control_share", "conversion_margin", "treatment_rate", "control_rate", "absolute_lift", "relative_lift",
+               "lift_ci_low", "lift_ci_high", "incremental_orders", "incremental_margin", "contamination_rate",
+               "refund_share", "break_even_share")  # fmt: skip
 
 
 def amount_datasets() -> tuple[Dataset, ...]:
@@ -600,6 +610,20 @@ def mart_datasets() -> tuple[Dataset, ...]:
             ("renewal_month",),
             (between("save_rate", 0, 1), at_least("cohort_size", "contacted", "contacted <= cohort"),
              at_least("contacted", "saved", "saved <= contacted")),
+        ),
+        Dataset(
+            "marts.campaign_lift_monthly", "marts", "marts.campaign_lift_monthly",
+            "select eligible_month, campaign, eligible, treatment_size + control_size as sized, treatment_size,"
+            " treatment_conversions, control_size, control_conversions, treatment_rate, control_rate, absolute_lift,"
+            " coalesce(lift_ci_low, absolute_lift) as ci_low, coalesce(lift_ci_high, absolute_lift) as ci_high"
+            " from marts.campaign_lift_monthly",
+            ("eligible_month", "campaign"),
+            (equal("eligible", "sized", "eligible = treatment + control"),
+             between("treatment_rate", 0, 1), between("control_rate", 0, 1),
+             at_least("treatment_size", "treatment_conversions", "conversions <= group size (treatment)"),
+             at_least("control_size", "control_conversions", "conversions <= group size (control)"),
+             at_least("absolute_lift", "ci_low", "the interval contains the lift (low)"),
+             at_least("ci_high", "absolute_lift", "the interval contains the lift (high)")),
         ),
         Dataset(
             "marts.fct_attributed_orders", "marts", "marts.fct_attributed_orders", LEDGER_SQL, ("order_id",),

@@ -4,7 +4,8 @@
 
 One self-contained file: inline CSS and SVG charts drawn here, no JavaScript, no network, no CDN, so it
 opens from a file share or an e-mail attachment. Read from the published DuckDB file (read-only).
-Sections: the monthly P&L, campaign funnels, win-back cohorts by renewal month, carrier claims.
+Sections: the monthly P&L, campaign funnels, win-back cohorts by renewal month, lift against control groups
+(estimates), the refund-share sensitivity, carrier claims.
 Amounts are the marts' DECIMALs, printed with 2 decimals; floats are used only for pixel geometry.
 """
 
@@ -237,6 +238,21 @@ def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
             )
         }
         rows.append(["final?"] + [status(*final.get(m, (False, None))) for m in months])
+    if "cs_pnl_monthly_wide" in tables:  # §12: the estimate, below the booked figures and never among them
+        est = {
+            m: (n, lo, hi)
+            for m, n, lo, hi in query(
+                con,
+                f"""SELECT {label('month')}, incremental_net_contribution, incremental_net_contribution_low,
+                          incremental_net_contribution_high FROM cs_pnl_monthly_wide""",
+            )
+        }
+        rows.append(
+            ["<em>estimate, not booked:</em> net contribution if campaigns earned only their incremental margin "
+             "[95% interval]"]
+            + [f"<em>{money(est[m][0])}</em><br>[{money(est[m][1])}, {money(est[m][2])}]" if m in est else "—"
+               for m in months]
+        )  # fmt: skip
     return (
         "<p>Net contribution per store-local month (green: the CS department was a profit center that month).</p>"
         f"{chart}{table(['line', *months], rows)}"
@@ -337,12 +353,130 @@ def claims_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     )
 
 
+def points(value: Number | None) -> str:
+    """A difference of two rates, in percentage points with its sign."""
+    return "—" if value is None else f"{Decimal(value) * 100:+.1f} pts"
+
+
+def interval_chart(rows: Sequence[tuple[str, Number, Number | None, Number | None]], *, title: str) -> str:
+    """One row per estimate: a dot at the lift and a whisker over its interval, against a zero line."""
+    values = [float(v) for _, lift, lo, hi in rows for v in (lift, lo, hi) if v is not None] + [0.0]
+    lo_v, hi_v = min(values), max(values)
+    pad = (hi_v - lo_v) * 0.05 or 0.01
+    lo_v, hi_v = lo_v - pad, hi_v + pad
+    left, width, row_h, head = 190, 640, 22, 30
+    height = head + row_h * len(rows) + 24
+
+    def x(v: float) -> float:
+        return left + (v - lo_v) / (hi_v - lo_v) * (width - left - 20)
+
+    out = [f'<svg role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" class="chart">',
+           f'<text x="10" y="16" class="label">{escape(title)}</text>',
+           f'<line x1="{x(0):.1f}" y1="{head - 6}" x2="{x(0):.1f}" y2="{height - 20}" class="zero"/>',
+           f'<text x="{x(0):.1f}" y="{height - 6}" text-anchor="middle">0</text>']  # fmt: skip
+    for i, (label, lift, lo, hi) in enumerate(rows):
+        y = head + row_h * i + row_h / 2
+        color = GREY if lo is None or (lo <= 0 <= hi) else (GREEN if lo > 0 else RED)
+        out.append(f'<text x="{left - 8}" y="{y + 4:.1f}" text-anchor="end">{escape(label)}</text>')
+        if lo is not None and hi is not None:
+            out.append(f'<line x1="{x(float(lo)):.1f}" y1="{y:.1f}" x2="{x(float(hi)):.1f}" y2="{y:.1f}" '
+                       f'stroke="{color}" stroke-width="2"/>')  # fmt: skip
+        out.append(f'<circle cx="{x(float(lift)):.1f}" cy="{y:.1f}" r="4" fill="{color}"/>')
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def lift_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
+    if "campaign_lift_monthly" not in tables:
+        return "<p>No campaign declares a control group (the lift mart is not published).</p>"
+    lift = query(
+        con,
+        """SELECT eligible_month, campaign, eligible, treatment_size, control_size, treatment_rate, control_rate,
+                  absolute_lift, lift_ci_low, lift_ci_high, lift_excludes_zero, incremental_orders, treatment_margin,
+                  incremental_margin, contaminated, is_final
+           FROM campaign_lift_monthly ORDER BY campaign, eligible_month""",
+    )
+    if not lift:
+        return "<p>No customer has become eligible for a campaign with a control group yet.</p>"
+    chart = interval_chart(
+        [(f"{r[1]} {r[0]:%Y-%m}", r[7], r[8], r[9]) for r in lift if r[7] is not None],
+        title="Absolute lift (treatment − control conversion) with its 95% interval",
+    )
+    rows = [
+        [
+            escape(f"{r[0]:%Y-%m}") + ("" if r[15] else ' <span class="warn">(window open)</span>'),
+            escape(r[1]), count(r[2]), count(r[3]), count(r[4]), rate(r[5]), rate(r[6]),
+            f"{points(r[7])} [{points(r[8]).removesuffix(' pts')}, {points(r[9]).removesuffix(' pts')}]",
+            "—" if r[10] is None else "yes" if r[10] else '<span class="warn">no: not told from 0</span>',
+            money(r[11]).removesuffix(".00"), money(r[12]), money(r[13]), count(r[14]),
+        ]
+        for r in lift
+    ]  # fmt: skip
+    headers = ["eligible month", "campaign", "eligible", "treatment", "control", "treatment conv.", "control conv.",
+               "lift [95% interval]", "excludes 0?", "incr. orders (est.)", "attributable margin",
+               "incr. margin (est.)", "control contacted"]  # fmt: skip
+    return (
+        "<p><strong>Estimates, not booked figures.</strong> Each campaign with a control group holds out a share of "
+        "the customers it could contact (chosen by a stated hash, published in <code>campaign_assignments</code>: "
+        "do not contact them). Conversion is measured from the moment a customer became eligible, in both groups, "
+        "by assignment (a control customer contacted anyway still counts as control). Lift = treatment rate − "
+        "control rate, with a 95% interval (two-proportion Wald, unpooled standard error); when the interval "
+        "includes zero, the data cannot tell the campaign's effect from none. Attributable margin is the margin "
+        "of every treatment conversion (what attribution would credit); incremental margin is what the campaign "
+        "caused beyond what the control group did anyway.</p>"
+        f"{chart}{table(headers, rows, numeric_from=2)}"
+    )
+
+
+def sensitivity_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
+    if "refund_share_sensitivity" not in tables:
+        return "<p>The refund-share sensitivity mart is not published.</p>"
+    found = query(
+        con,
+        """SELECT month, refund_share, is_booked_share, net_contribution, break_even_share
+           FROM refund_share_sensitivity ORDER BY month, refund_share""",
+    )
+    months = list(dict.fromkeys(r[0] for r in found))
+    shares = list(dict.fromkeys(r[1] for r in found))
+    cell = {(r[0], r[1]): r for r in found}
+    booked = {}  # the booked P&L's net contribution (its share may lie between the steps)
+    if "cs_pnl_monthly_wide" in tables:
+        booked = {str(m)[:7]: n for m, n in query(con, "SELECT month, net_contribution FROM cs_pnl_monthly_wide")}
+    rows = []
+    for m in months:
+        row = [escape(f"{m:%Y-%m}"), money(booked.get(f"{m:%Y-%m}"))]
+        for sh in shares:
+            r = cell.get((m, sh))
+            value = money(r[3]) if r else "—"
+            row.append(f"<strong>{value}</strong>" if r and r[2] else value)
+        be = cell[(m, shares[0])][4]
+        row.append("— (no refunds)" if be is None else rate(be) if be >= 0 else "none (a loss before any charge)")
+        rows.append(row)
+    headers = ["month", *(f"{float(sh) * 100:g}%" for sh in shares), "break-even share"]
+    chart = bar_chart(
+        [f"{m:%Y-%m}" for m in months],
+        [
+            (f"at {headers[1]}", [cell[(m, shares[0])][3] for m in months]),
+            ("booked", [booked.get(f"{m:%Y-%m}") for m in months]),
+            (f"at {headers[-2]}", [cell[(m, shares[-1])][3] for m in months]),
+        ],
+        colors=(GREEN, PALETTE[0], RED),
+        title="Net contribution at the lowest, booked and highest refund share",
+    )
+    return (
+        "<p>Net contribution per month had CS been charged another share of refunds and replacements (the "
+        "booked share in bold), everything else as booked; break-even share = net contribution before the charge "
+        "÷ the month's refunds and replacement costs: the share at which the month's net contribution is zero.</p>"
+        f"{chart}{table([headers[0], 'booked', *headers[1:]], rows)}"
+    )
+
+
 CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#222}
 h1{font-size:22px;margin-bottom:2px} h2{font-size:18px;margin-top:36px;border-bottom:1px solid #ddd}
 .meta{color:#666} table{border-collapse:collapse;margin:12px 0;font-size:13px}
 th,td{padding:3px 8px;border-bottom:1px solid #eee;text-align:left}
-td.n{text-align:right;font-variant-numeric:tabular-nums}
+td.n{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 th{background:#f5f5f5} .chart{display:block;max-width:100%;height:auto;margin:8px 0}
 .chart text{font:11px system-ui,sans-serif;fill:#333} .chart .label{font-weight:600;font-size:12px}
 .chart .grid{stroke:#eee} .chart .zero{stroke:#555}
@@ -362,6 +496,8 @@ def render_report(published_db: Path | str, *, published_at: str | None = None, 
             ("pnl", "Monthly CS P&amp;L", pnl_section(con, tables)),
             ("funnels", "Campaign funnels", funnel_section(con, tables)),
             ("winback", "Win-back cohorts", winback_section(con, tables)),
+            ("lift", "Did CS cause the revenue? Lift against control groups (estimates)", lift_section(con, tables)),
+            ("refunds", "Refund share: sensitivity and break-even", sensitivity_section(con, tables)),
             ("claims", "Carrier claims", claims_section(con, tables)),
         ]
     finally:

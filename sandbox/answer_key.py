@@ -14,15 +14,19 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
+from sandbox import holdout
 from sandbox.calendar import DAY, date_us, end_of_local_day_us, from_us, local_date, local_month
 from sandbox.tables import CHILD_TABLES, read_table
 
 CENT = Decimal("0.01")
 RATE = Decimal("0.0001")
 ZERO = Decimal("0")
+Z95 = Decimal("1.959963985")  # §12: the two-sided 95% normal quantile
+INCREMENTAL = ("incremental_net_contribution", "incremental_net_contribution_low", "incremental_net_contribution_high")
+SENSITIVITY_SHARES = [Decimal("0.025") * k for k in range(9)]  # §12: 0%, 2.5%, ..., 20%
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,8 @@ class Campaign:
     window_days: int = 0
     reply_required: bool = False
     eligible: str = "non_renewal"  # renewal | non_renewal | coupon
+    control_share: Decimal | None = None  # §12: a control group, held out by sandbox.holdout's hash
+    control_salt: str | None = None
 
 
 @dataclass
@@ -41,8 +47,8 @@ class Rules:
 
     campaigns: list[Campaign] = field(
         default_factory=lambda: [
-            Campaign("winback", "touch", "cs-winback", 14, False, "renewal"),
-            Campaign("upsell", "touch", "cs-upsell-welcome", 7, True, "non_renewal"),
+            Campaign("winback", "touch", "cs-winback", 14, False, "renewal", Decimal("0.10"), "winback-q1"),
+            Campaign("upsell", "touch", "cs-upsell-welcome", 7, True, "non_renewal", Decimal("0.10"), "welcome-q1"),
             Campaign("coupon", "coupon", eligible="coupon"),
         ]
     )  # in priority order
@@ -64,6 +70,28 @@ def cent(x: Decimal) -> Decimal:
 
 def ratio(num: int | Decimal, den: int | Decimal) -> Decimal | None:
     return (Decimal(num) / Decimal(den)).quantize(RATE, rounding=ROUND_HALF_UP) if den else None
+
+
+def quotient(num: int | Decimal, den: int | Decimal, places: Decimal) -> Decimal | None:
+    """num / den rounded half up (away from zero) to `places`; None when den is 0."""
+    return (Decimal(num) / Decimal(den)).quantize(places, rounding=ROUND_HALF_UP) if den else None
+
+
+def wald_interval(xt: int, nt: int, xc: int, nc: int, z: Decimal = Z95) -> tuple[Decimal, Decimal] | None:
+    """95% interval for pt - pc by the normal approximation with unpooled standard error (Wald), to 4
+    decimals: (pt - pc) -+ z * sqrt(pt(1-pt)/nt + pc(1-pc)/nc). None when a group is empty."""
+    if not nt or not nc:
+        return None
+    with localcontext() as ctx:
+        ctx.prec = 40
+        pt, pc = Decimal(xt) / nt, Decimal(xc) / nc
+        half = z * (pt * (1 - pt) / nt + pc * (1 - pc) / nc).sqrt()
+        return ((pt - pc - half).quantize(RATE, ROUND_HALF_UP), (pt - pc + half).quantize(RATE, ROUND_HALF_UP))
+
+
+def month_date(ts: int) -> date:
+    d = local_date(ts)
+    return date(d.year, d.month, 1)
 
 
 def iso(ts: int | None) -> str:
@@ -494,13 +522,8 @@ class AnswerKey:
             if rate is None:
                 raise DataQualityError(f"no fx rate for {row['currency']} in {row['month']}")
             costs[(row["month"], row["cost_type"])] += cent(Decimal(row["amount"]) * rate)
-        refunds = defaultdict(lambda: ZERO)
-        for rf in self.refund_facts:
-            refunds[rf["month"]] += rf["amount"]
-        replacements = defaultdict(lambda: ZERO)
-        for f in self.fact.values():
-            if f["replacement"] and not f["cancelled"]:
-                replacements[f["month"]] += f["cogs"]
+        base = self.refund_base()
+        estimates = self.incremental_estimates(fct)
         out = []
         for m in self.months:
             row: dict = {"month": m}
@@ -515,7 +538,7 @@ class AnswerKey:
             row["carrier_claims_income"] = claims[m]
             for kind in ("staffing", "platform", "other"):
                 row[f"cost_{kind}"] = costs[(m, kind)]
-            row["refund_replacement_charge"] = cent(self.share[m] * (refunds[m] + replacements[m]))
+            row["refund_replacement_charge"] = cent(self.share[m] * base[m])
             row["net_contribution"] = (
                 row["gross_profit"]
                 + row["carrier_claims_income"]
@@ -526,15 +549,44 @@ class AnswerKey:
             )
             row["is_profit_center"] = row["net_contribution"] > 0
             row["source_history_complete"] = True  # §5: the simulation holds every renewal
+            delta = estimates.get(m, (ZERO, ZERO, ZERO))
+            row["incremental_net_contribution"] = row["net_contribution"] + delta[0]
+            row["incremental_net_contribution_low"] = row["net_contribution"] + delta[1]
+            row["incremental_net_contribution_high"] = row["net_contribution"] + delta[2]
             out.append(row)
         return out
 
+    def incremental_estimates(self, fct: list[dict]) -> dict[str, tuple[Decimal, Decimal, Decimal]]:
+        """§12 per month: Σ over campaigns with a lift estimate of (incremental margin - attributed margin), and the
+        same with the interval's ends (lift bound × treatment size × margin per converted treatment order)."""
+        attributed: dict = defaultdict(lambda: ZERO)
+        for x in fct:
+            attributed[(x["booked_month"], x["campaign"])] += x["net_revenue"] - (
+                x["cogs"] if x["row_type"] == "order" else ZERO
+            )
+        out: dict = defaultdict(lambda: [ZERO, ZERO, ZERO])
+        for r in self.campaign_lift_monthly():
+            if r["incremental_margin"] is None:
+                continue
+            m = f"{r['eligible_month']:%Y-%m}"
+            ends = [
+                quotient(int(ci * 10000) * r["treatment_size"] * int(r["treatment_margin"] * 100),
+                         10000 * r["treatment_conversions"], Decimal(1)) / 100
+                for ci in (r["lift_ci_low"], r["lift_ci_high"])
+            ]  # fmt: skip
+            a = attributed[(m, r["campaign"])]
+            out[m][0] += r["incremental_margin"] - a
+            out[m][1] += min(ends) - a
+            out[m][2] += max(ends) - a
+        return {m: (v[0], v[1], v[2]) for m, v in out.items()}
+
     def cs_pnl_long(self) -> list[dict]:
+        month_level = ("month", "is_profit_center", "source_history_complete", *INCREMENTAL)
         return [
-            {"month": row["month"], "line": k, "amount": v, "source_history_complete": row["source_history_complete"]}
+            {"month": row["month"], "line": k, "amount": v, **{c: row[c] for c in month_level[2:]}}
             for row in self.cs_pnl_wide()
             for k, v in row.items()
-            if k not in ("month", "is_profit_center", "source_history_complete")
+            if k not in month_level
         ]
 
     def campaign_performance(self) -> list[dict]:
@@ -645,6 +697,144 @@ class AnswerKey:
                 }
             )
         return out
+
+    # ------------------------------------------------------------------ §12 incrementality (estimates)
+    def eligible_since(self, c: Campaign) -> dict[str, int]:
+        """customer -> the first instant the campaign could contact them, up to as_of."""
+        out: dict[str, int] = {}
+        if c.eligible == "non_renewal":  # new subscribers, at the Shopify order of their sign-up (checkout) charge
+            found = [
+                (self.orders[ch["shopify_order_id"]]["created"], self.fact[ch["shopify_order_id"]]["key"])
+                for ch in self.charges
+                if ch["type"] == "checkout" and ch["shopify_order_id"] in self.orders
+            ]
+        else:  # the win-back cohort, when dunning ends
+            found = [(x["dunning_end"], x["key"]) for x in self.renewals if x["cohort"]]
+        for at, key in found:
+            if at <= self.as_of and (key not in out or at < out[key]):
+                out[key] = at
+        return out
+
+    def conversion(self, c: Campaign, key: str, at: int, end: int) -> int | None:
+        """The first order after `at` that §4's order rules would let qualify, if within the window."""
+        for created, oid in self.orders_by_key.get(key, []):
+            f = self.fact[oid]
+            if created <= at or f["cancelled"] or f["renewal"] != (c.eligible == "renewal"):
+                continue
+            if c.eligible == "renewal":
+                return oid if created <= end else None
+            if not f["replacement"] and created <= end:
+                return oid
+        return None
+
+    def campaign_assignments(self) -> list[dict]:
+        self.orders_by_key = defaultdict(list)
+        for oid, o in self.orders.items():
+            self.orders_by_key[self.fact[oid]["key"]].append((o["created"], oid))
+        for v in self.orders_by_key.values():
+            v.sort()
+        touched = defaultdict(list)
+        for t in self.touches:
+            touched[(t["campaign"], t["customer_key"])].append(t["touch_at"])
+        today = local_date(self.as_of)
+        out = []
+        for c in self.rules.campaigns:
+            if c.control_share is None:
+                continue
+            for key, at in sorted(self.eligible_since(c).items()):
+                end = at + c.window_days * DAY
+                grp = holdout.group(c.key, key, c.control_salt or "", c.control_share)
+                touches = [x for x in touched[(c.key, key)] if at <= x <= end]
+                oid = self.conversion(c, key, at, end)
+                final_on = local_date(end) + timedelta(days=1)
+                out.append(
+                    {
+                        "campaign": c.key, "customer_key": key, "assignment_group": grp, "eligible_at": iso(at),
+                        "eligible_month": month_date(at), "window_ends_at": iso(end), "control_share": c.control_share,
+                        "assignment_hash": holdout.assignment_hash(c.key, key, c.control_salt or ""),
+                        "first_touch_at": iso(min(touches)) if touches else "",
+                        "is_contaminated": grp == holdout.CONTROL and bool(touches), "is_converted": oid is not None,
+                        "conversion_order_id": oid,
+                        "conversion_at": iso(self.orders[oid]["created"]) if oid else "",
+                        "conversion_margin": self.fact[oid]["net"] - self.fact[oid]["cogs"] if oid else None,
+                        "is_final": today >= final_on, "final_on": final_on,
+                    }
+                )  # fmt: skip
+        return out
+
+    def campaign_lift_monthly(self) -> list[dict]:
+        windows = {c.key: c for c in self.rules.campaigns}
+        groups: dict = defaultdict(lambda: defaultdict(lambda: ZERO))
+        for a in self.campaign_assignments():
+            g = groups[(a["eligible_month"], a["campaign"])]
+            side = "t" if a["assignment_group"] == holdout.TREATMENT else "c"
+            g["n" + side] += 1
+            g["x" + side] += 1 if a["is_converted"] else 0
+            if side == "t" and a["is_converted"]:
+                g["margin"] += a["conversion_margin"]
+            g["contaminated"] += 1 if a["is_contaminated"] else 0
+        today = local_date(self.as_of)
+        out = []
+        for (month, campaign), g in sorted(groups.items()):
+            nt, nc, xt, xc = (int(g[k]) for k in ("nt", "nc", "xt", "xc"))
+            num = xt * nc - xc * nt  # lift = num / (nt * nc)
+            interval = wald_interval(xt, nt, xc, nc)
+            margin_cents = quotient(num * g["margin"] * 100, nc * xt, Decimal(1))
+            final_on = _add_month(month) + timedelta(days=windows[campaign].window_days + 1)
+            out.append(
+                {
+                    "eligible_month": month, "campaign": campaign, "control_share": windows[campaign].control_share,
+                    "eligible": nt + nc, "treatment_size": nt, "control_size": nc,
+                    "treatment_conversions": xt, "control_conversions": xc,
+                    "treatment_rate": ratio(xt, nt), "control_rate": ratio(xc, nc),
+                    "absolute_lift": quotient(num, nt * nc, RATE), "relative_lift": quotient(num, nt * xc, RATE),
+                    "lift_ci_low": interval[0] if interval else None, "lift_ci_high": interval[1] if interval else None,
+                    "lift_excludes_zero": (interval[0] > 0 or interval[1] < 0) if interval else None,
+                    "interval_method": "wald_unpooled_95",
+                    "incremental_orders": quotient(num, nc, CENT), "treatment_margin": g["margin"],
+                    "incremental_margin": None if margin_cents is None else margin_cents / 100,
+                    "contaminated": int(g["contaminated"]), "contamination_rate": ratio(int(g["contaminated"]), nc),
+                    "is_final": today >= final_on, "final_on": final_on,
+                }
+            )  # fmt: skip
+        return out
+
+    def refund_base(self) -> dict[str, Decimal]:
+        """§6's base per month: money returned by refunds booked in it + COGS of replacement orders created in it."""
+        base: dict[str, Decimal] = defaultdict(lambda: ZERO)
+        for rf in self.refund_facts:
+            base[rf["month"]] += rf["amount"]
+        for f in self.fact.values():
+            if f["replacement"] and not f["cancelled"]:
+                base[f["month"]] += f["cogs"]
+        return base
+
+    def refund_share_sensitivity(self) -> list[dict]:
+        base = self.refund_base()
+        out = []
+        for row in self.cs_pnl_wide():
+            m = row["month"]
+            before = row["net_contribution"] + row["refund_replacement_charge"]
+            for share in SENSITIVITY_SHARES:
+                charge = cent(share * base[m])
+                out.append(
+                    {
+                        "month": date(int(m[:4]), int(m[5:]), 1), "refund_share": share,
+                        "is_booked_share": share == self.share[m], "net_contribution_before_refund_charge": before,
+                        "refund_replacement_base": base[m], "refund_replacement_charge": charge,
+                        "net_contribution": before - charge, "break_even_share": quotient(before, base[m], RATE),
+                        "is_final": False, "final_on": None,  # no month is closed in the simulation
+                    }
+                )  # fmt: skip
+        return out
+
+    def incrementality_marts(self) -> dict[str, list[dict]]:
+        """§12's marts: estimates beside the booked P&L."""
+        return {
+            "campaign_assignments": self.campaign_assignments(),
+            "campaign_lift_monthly": self.campaign_lift_monthly(),
+            "refund_share_sensitivity": self.refund_share_sensitivity(),
+        }
 
     def marts(self) -> dict[str, list[dict]]:
         return {

@@ -22,7 +22,7 @@ class Scale:
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale("tiny", (2026, 1), 3, 260, 48, 4),
-    "demo": Scale("demo", (2026, 3), 6, 18_600, 1_700, 7),
+    "demo": Scale("demo", (2026, 3), 6, 18_600, 1_900, 7),  # 10% held out: ~1,700 contacted (§1)
     "large": Scale("large", (2024, 9), 24, 235_000, 21_000, 40, shards=2),
 }
 
@@ -64,6 +64,12 @@ P_WINBACK_REPLY = 0.35
 
 # Welcome upsell campaign (tag cs-upsell-welcome): agents email new subscribers.
 P_UPSELL_TOUCHED = 0.97
+# §12 control groups, declared as dbt_project.yml declares them (campaign -> control_share, salt). A campaign
+# left out draws nothing more from the random stream: it is simulated exactly as before control groups.
+CONTROL_GROUPS = {"upsell": ("0.10", "welcome-q1"), "winback": ("0.10", "winback-q1")}
+P_CONTROL_CONTACTED = 0.04  # control customers an agent contacts anyway (contamination)
+P_UPSELL_BASELINE = 0.04  # control: buys the upcoming box within the week unprompted (the touch adds ~15 points)
+P_WINBACK_BASELINE = 0.21  # control: fixes the card unprompted within 13 days (about what the email achieves)
 P_UPSELL_REPLY = 0.245
 P_UPSELL_ORDER_AFTER_REPLY = 0.93  # of repliers, order inside the window
 P_UPSELL_ORDER_LATE = 0.04  # of repliers, order after the window

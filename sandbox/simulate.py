@@ -12,6 +12,7 @@ import multiprocessing
 import random
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from sandbox import company as co
@@ -28,6 +29,7 @@ from sandbox.calendar import (
     month_label,
     month_start_us,
 )
+from sandbox.holdout import CONTROL, group
 from sandbox.tables import SCHEMAS, Sink, part_path
 
 UPSELL_TAG = "cs-upsell-welcome"
@@ -115,6 +117,13 @@ class Simulation:
 
     def emit(self, table: str, row: tuple) -> None:
         self.sinks[table].add(row)
+
+    def held_out(self, campaign: str, p: Person) -> bool:
+        """§12: in the campaign's control group and not contacted anyway. No draw for a campaign without one."""
+        declared = co.CONTROL_GROUPS.get(campaign)
+        if declared is None or group(campaign, str(p.shopify_id), declared[1], Decimal(declared[0])) != CONTROL:
+            return False
+        return self.rng.random() >= co.P_CONTROL_CONTACTED
 
     def email_variant(self, email: str) -> str:
         if self.rng.random() < co.P_EMAIL_MIXED_CASE:
@@ -387,7 +396,10 @@ class Simulation:
     def winback(self, p: Person, charge: list, dunning_end: int) -> None:
         rng = self.rng
         pay_at = None
-        if rng.random() < co.P_WINBACK_TOUCHED:
+        if self.held_out("winback", p):  # never emailed: some fix their card anyway
+            if rng.random() < co.P_WINBACK_BASELINE:
+                pay_at = self.uniform_ts(dunning_end + HOUR, dunning_end + 13 * DAY)
+        elif rng.random() < co.P_WINBACK_TOUCHED:
             touch = self.uniform_ts(dunning_end + 9 * HOUR, dunning_end + 9 * HOUR + 60 * HOUR)
             agent = rng.choice(self.active_agents(touch))
             replies = []
@@ -721,6 +733,10 @@ class Simulation:
     # ------------------------------------------------------------------ helpdesk
     def upsell_campaign(self, p: Person, y: int, m: int) -> None:
         rng = self.rng
+        if self.held_out("upsell", p):  # never emailed: a few buy the upcoming box anyway
+            if rng.random() < co.P_UPSELL_BASELINE:
+                self.early_box(p, y, m, self.uniform_ts(p.signup + HOUR, p.signup + 6 * DAY))
+            return
         if rng.random() >= co.P_UPSELL_TOUCHED:
             return
         touch = self.uniform_ts(p.signup + 2 * HOUR, p.signup + 3 * DAY)
@@ -749,29 +765,34 @@ class Simulation:
                 p, UPSELL_TAG, "Following up on your welcome offer", rng.choice(self.active_agents(second)), second, []
             )
         if order_at is not None:
-            ny, nm = add_months(y, m, 1)
-            items = [(box_sku(ny, nm, p.plan), co.PLANS[p.plan]["title"], 1, co.PLANS[p.plan]["price"][p.currency])]
-            if rng.random() < co.P_UPSELL_ADDON:
-                items += self.addon_items(p.currency, 2 if rng.random() < co.P_UPSELL_SECOND_ADDON else 1)
-            u = rng.random()
-            code, percent = (
-                ("WELCOME10", 10)
-                if u < co.P_WELCOME_CODE
-                else (self.coupon_code(order_at), 15)
-                if u < co.P_WELCOME_CODE + 0.08
-                else (None, 0)
-            )
-            self.order(  # the upcoming box ships early, on its own: the customer pays its shipping
-                p,
-                order_at,
-                items,
-                "",
-                source="shopify_draft_order",
-                code=code,
-                percent=percent,
-                shipping=co.ONE_OFF_SHIPPING[p.currency],
-                cancellable=True,
-            )
+            self.early_box(p, y, m, order_at)
+
+    def early_box(self, p: Person, y: int, m: int, order_at: int) -> None:
+        """The upcoming box ordered early (with add-ons, maybe a code), as the welcome upsell offers it."""
+        rng = self.rng
+        ny, nm = add_months(y, m, 1)
+        items = [(box_sku(ny, nm, p.plan), co.PLANS[p.plan]["title"], 1, co.PLANS[p.plan]["price"][p.currency])]
+        if rng.random() < co.P_UPSELL_ADDON:
+            items += self.addon_items(p.currency, 2 if rng.random() < co.P_UPSELL_SECOND_ADDON else 1)
+        u = rng.random()
+        code, percent = (
+            ("WELCOME10", 10)
+            if u < co.P_WELCOME_CODE
+            else (self.coupon_code(order_at), 15)
+            if u < co.P_WELCOME_CODE + 0.08
+            else (None, 0)
+        )
+        self.order(  # the upcoming box ships early, on its own: the customer pays its shipping
+            p,
+            order_at,
+            items,
+            "",
+            source="shopify_draft_order",
+            code=code,
+            percent=percent,
+            shipping=co.ONE_OFF_SHIPPING[p.currency],
+            cancellable=True,
+        )
 
     def campaign_ticket(self, p: Person, tag: str, subject: str, agent: dict, touch: int, replies: list[int]) -> None:
         """An outbound campaign ticket: its agent message is sent at `touch` (the touch time)."""

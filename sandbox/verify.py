@@ -25,6 +25,9 @@ KEYS = {
     "carrier_claims_monthly": ("month", "carrier", "claim_type"),
     "fct_attributed_orders": ("order_id", "row_type", "refund_id"),
     "fct_campaign_touches": ("ticket_id", "campaign"),
+    "campaign_assignments": ("campaign", "customer_key"),
+    "campaign_lift_monthly": ("eligible_month", "campaign"),
+    "refund_share_sensitivity": ("month", "refund_share"),
 }
 
 

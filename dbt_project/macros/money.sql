@@ -19,3 +19,11 @@
 {% macro money_per(amount, den) -%}
     case when {{ den }} > 0 then sign({{ amount }}) * cast((2 * abs(cast({{ amount }} * 100 as hugeint)) + {{ den }}) // (2 * {{ den }}) as decimal(18, 0)) * cast(0.01 as decimal(3, 2)) end
 {%- endmacro %}
+
+{#- A signed exact quotient num / den (den > 0) to `places` decimals, half up (away from zero), by integer
+    arithmetic. Null when den is 0. -#}
+{% macro exact_quotient(num, den, places) -%}
+    case when {{ den }} > 0 then sign(cast({{ num }} as hugeint))
+        * cast((2 * {{ 10 ** places }} * abs(cast({{ num }} as hugeint)) + {{ den }}) // (2 * cast({{ den }} as hugeint)) as decimal(18, 0))
+        * cast({{ '1' if places == 0 else '0.' ~ '0' * (places - 1) ~ '1' }} as decimal(18, {{ places }})) end
+{%- endmacro %}

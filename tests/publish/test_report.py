@@ -19,7 +19,7 @@ def test_the_report_shows_every_section_as_inline_svg_with_no_external_reference
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "marts.duckdb", "parquet", "report.html"]
     html = path.read_text(encoding="utf-8")
     sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', html, flags=re.S))
-    assert set(sections) == {"pnl", "funnels", "winback", "claims"}
+    assert set(sections) == {"pnl", "funnels", "winback", "lift", "refunds", "claims"}
     for name, body in sections.items():
         assert "<svg" in body, f"section {name} has no chart"
     assert not re.search(r"https?://", html)  # nothing to fetch: no CDN, no fonts, not even an SVG namespace
@@ -48,6 +48,18 @@ def test_the_report_shows_every_section_as_inline_svg_with_no_external_reference
     for (month,) in read(out / "marts.duckdb", "SELECT strftime(renewal_month, '%Y-%m') FROM winback_cohorts"):
         assert month in sections["winback"]
     assert result["rows"]["carrier_claims_monthly"] == 0 or "requested" in sections["claims"]
+    for month, campaign, low, high in read(
+        out / "marts.duckdb", "SELECT eligible_month, campaign, lift_ci_low, lift_ci_high FROM campaign_lift_monthly"
+    ):  # §12: the lift with its interval, worded as an estimate
+        assert f"{campaign} {month:%Y-%m}" in sections["lift"]
+        assert low is None or f"[{low * 100:+.1f}, {high * 100:+.1f}]" in sections["lift"]
+    assert "Estimates, not booked figures." in sections["lift"]
+    for month, net, break_even in read(
+        out / "marts.duckdb",
+        "SELECT month, net_contribution, break_even_share FROM refund_share_sensitivity WHERE is_booked_share",
+    ):
+        assert f"<strong>{net:,.2f}</strong>" in sections["refunds"] and f"{month:%Y-%m}" in sections["refunds"]
+        assert break_even is None or break_even < 0 or f"{break_even * 100:.1f}%" in sections["refunds"]
 
 
 def test_publish_swaps_in_a_report_of_the_version_it_publishes(warehouse, tmp_path):
@@ -91,3 +103,24 @@ def test_the_report_renders_in_headless_chromium(warehouse, tmp_path):
     width, height = struct.unpack(">II", data[16:24])
     assert (width, height) == (1280, 2600)
     assert len(data) > 50_000, "the screenshot is nearly blank"
+
+
+def test_the_lift_and_the_refund_share_sections_render_in_headless_chromium(warehouse, tmp_path):
+    """The DOM Chromium lays out holds the lift section (its interval chart and table) and the sensitivity table."""
+    import shutil
+    import subprocess
+
+    import pytest
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not browser:
+        pytest.skip("chromium is not installed (make browser)")
+    out = tmp_path / "published"
+    pub.publish(warehouse, out)
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", (out / "report.html").as_uri()],
+        check=True, capture_output=True, timeout=120, text=True,
+    ).stdout  # fmt: skip
+    sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', dom, flags=re.S))
+    assert "95% interval" in sections["lift"] and sections["lift"].count("<circle") >= 2
+    assert "break-even share" in sections["refunds"] and "<svg" in sections["refunds"]

@@ -267,6 +267,34 @@ class World:
             v_from=processed or t(*sched),
         )
 
+    def signup(self, cust: dict, at: int) -> int:
+        """A new subscriber: the sign-up order and the Recharge checkout charge that created it (§12 eligibility)."""
+        oid = self.order(cust, at, tags="Subscription, Subscription First Order")
+        self.add(
+            "recharge_charges",
+            id=700_000_000 + self.nid(),
+            customer_id=1,
+            shopify_customer_id=cust["shopify_id"],
+            email=cust["email"],
+            subscription_id=1,
+            type="checkout",
+            status="success",
+            scheduled_date=at // 86_400_000_000,
+            processed_at=at,
+            charge_attempts=1,
+            shopify_order_id=oid,
+            sku="BOX",
+            quantity=1,
+            unit_price_cents=5000,
+            subtotal_cents=5000,
+            tax_cents=0,
+            total_cents=5000,
+            currency="USD",
+            created=at,
+            v_from=at,
+        )
+        return oid
+
     def write(self, folder: Path) -> Path:
         for name, rows in self.rows.items():
             path = part_path(folder, name, 0)

@@ -33,19 +33,6 @@ costs as (
     group by month
 ),
 
-refunds as (
-    select refund_month as month, sum(money_returned) as refunds  -- §6: the money returned, whatever the rule version
-    from {{ ref('int_refunds_booked') }}
-    group by refund_month
-),
-
-replacements as (
-    select order_month as month, sum(cogs) as replacement_cogs
-    from {{ ref('int_orders_enriched') }}
-    where is_replacement and not is_cancelled
-    group by order_month
-),
-
 lines as (
     select
         m.month,
@@ -57,14 +44,12 @@ lines as (
         coalesce(co.cost_staffing, 0) as cost_staffing,
         coalesce(co.cost_platform, 0) as cost_platform,
         coalesce(co.cost_other, 0) as cost_other,
-        {{ cents('s.refund_share * (coalesce(r.refunds, 0) + coalesce(rp.replacement_cogs, 0))') }}
-            as refund_replacement_charge
+        {{ cents('s.refund_share * b.refund_replacement_base') }} as refund_replacement_charge  -- §6
     from months as m
     left join attributed as a on a.month = m.month
     left join claims as cl on cl.month = m.month
     left join costs as co on co.month = m.month
-    left join refunds as r on r.month = m.month
-    left join replacements as rp on rp.month = m.month
+    left join {{ ref('int_refund_replacement_base_monthly') }} as b on b.month = m.month
     left join {{ ref('int_refund_share_monthly') }} as s on s.month = m.month
 ),
 

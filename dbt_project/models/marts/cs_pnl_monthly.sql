@@ -4,7 +4,8 @@
 {%- for line in lines %}
 select month, {{ loop.index }} as line_order, '{{ line }}' as line, {{ line }} as amount,
     source_history_complete, is_closed, closed_at,
-    rule_version, is_final, final_on
+    rule_version, incremental_net_contribution, incremental_net_contribution_low, incremental_net_contribution_high,
+    is_final, final_on
 from {{ ref('cs_pnl_monthly_wide') }}
 {% if not loop.last %}union all{% endif %}
 {%- endfor %}

@@ -54,10 +54,44 @@ published as (
     left join computed as c on c.month = m.month
     left join closed as cl on cl.month = m.month
     left join adjustments as a on a.month = m.month
+),
+
+-- §12 incremental net contribution (an estimate, never booked): per campaign with a lift estimate for the month,
+-- its attributed margin (revenue net of refunds booked - COGS) is replaced by its incremental margin, and the
+-- interval by the lift interval's ends × treatment size × margin per converted order (campaigns' ends added up).
+attributed_margin as (
+    select {{ month_label('booked_month') }} as month, campaign,
+           sum(net_revenue) - coalesce(sum(cogs) filter (where row_type = 'order'), 0) as margin
+    from {{ ref('fct_attributed_orders') }}
+    group by 1, campaign
+),
+
+lift as (
+    select
+        {{ month_label('eligible_month') }} as month,
+        campaign,
+        incremental_margin,
+        {%- for end in ['low', 'high'] %}
+        {{ exact_quotient('cast(lift_ci_' ~ end ~ ' * 10000 as hugeint) * treatment_size * cast(treatment_margin * 100 as hugeint)',
+                          '10000 * treatment_conversions', 0) }} * 0.01 as margin_{{ end }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from {{ ref('campaign_lift_monthly') }}
+    where incremental_margin is not null
+),
+
+estimates as (
+    select
+        l.month,
+        sum(l.incremental_margin - coalesce(a.margin, 0)) as delta,
+        sum(least(l.margin_low, l.margin_high) - coalesce(a.margin, 0)) as delta_low,
+        sum(greatest(l.margin_low, l.margin_high) - coalesce(a.margin, 0)) as delta_high
+    from lift as l
+    left join attributed_margin as a on a.month = l.month and a.campaign = l.campaign
+    group by l.month
 )
 
 select
-    {{ month_date('month') }} as month,
+    {{ month_date('published.month') }} as month,
     {%- for line in lines %}
     cast({{ line }} as decimal(18, 2)) as {{ line }},
     {%- endfor %}
@@ -66,9 +100,13 @@ select
     is_closed,
     closed_at,
     rule_version,
+    cast(net_contribution + coalesce(e.delta, 0) as decimal(18, 2)) as incremental_net_contribution,
+    cast(net_contribution + coalesce(e.delta_low, 0) as decimal(18, 2)) as incremental_net_contribution_low,
+    cast(net_contribution + coalesce(e.delta_high, 0) as decimal(18, 2)) as incremental_net_contribution_high,
     is_closed as is_final,
     {#- an open month is final when it is closed: on the close schedule, unless its history is short (it
         cannot close) or the scheduled day has passed -#}
     case when is_closed then {{ local_date('closed_at') }}
-         when source_history_complete then {{ scheduled_close(month_date('month')) }} end as final_on
+         when source_history_complete then {{ scheduled_close(month_date('published.month')) }} end as final_on
 from published
+left join estimates as e on e.month = published.month
