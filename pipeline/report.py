@@ -243,7 +243,7 @@ def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
             m: (n, lo, hi)
             for m, n, lo, hi in query(
                 con,
-                f"""SELECT {label('month')}, incremental_net_contribution, incremental_net_contribution_low,
+                f"""SELECT {label("month")}, incremental_net_contribution, incremental_net_contribution_low,
                           incremental_net_contribution_high FROM cs_pnl_monthly_wide""",
             )
         }
