@@ -811,9 +811,13 @@ class AnswerKey:
 
     def refund_share_sensitivity(self) -> list[dict]:
         base = self.refund_base()
+        today = local_date(self.as_of)
         out = []
         for row in self.cs_pnl_wide():
             m = row["month"]
+            # final as its P&L month: no month is closed in the simulation, so final on the scheduled close
+            # (the 5th of the next month) while that day is ahead, unknown once it passed without a close
+            close_on = _add_month(date(int(m[:4]), int(m[5:]), 1)) + timedelta(days=CLOSE_DAY_OF_MONTH - 1)
             before = row["net_contribution"] + row["refund_replacement_charge"]
             for share in SENSITIVITY_SHARES:
                 charge = cent(share * base[m])
@@ -823,7 +827,7 @@ class AnswerKey:
                         "is_booked_share": share == self.share[m], "net_contribution_before_refund_charge": before,
                         "refund_replacement_base": base[m], "refund_replacement_charge": charge,
                         "net_contribution": before - charge, "break_even_share": quotient(before, base[m], RATE),
-                        "is_final": False, "final_on": None,  # no month is closed in the simulation
+                        "is_final": False, "final_on": close_on if close_on > today else None,
                     }
                 )  # fmt: skip
         return out
@@ -847,6 +851,9 @@ class AnswerKey:
             "fct_attributed_orders": self.fct_attributed_orders(),
             "fct_campaign_touches": self.fct_campaign_touches(),
         }
+
+
+CLOSE_DAY_OF_MONTH = 5  # the month-end close's day (dbt var close_day_of_month)
 
 
 def _add_month(d: date) -> date:
