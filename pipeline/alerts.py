@@ -37,8 +37,10 @@ def first_of_run(context: dict) -> bool:
         return True
     folder = data_dir() / "alerts" / ti.dag_id
     folder.mkdir(parents=True, exist_ok=True)
+    # with the run's start: `dag.test()` (make run) reuses a run id for the same logical date
+    run = f"{ti.run_id}@{getattr(context.get('dag_run'), 'start_date', '')}"
     try:
-        (folder / "".join(c if c.isalnum() or c in "-_." else "_" for c in ti.run_id)).open("x").close()
+        (folder / "".join(c if c.isalnum() or c in "-_." else "_" for c in run)).open("x").close()
     except FileExistsError:
         return False
     return True
