@@ -8,6 +8,8 @@ machine) and its processes died on "database is locked" after a few transform ru
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import signal
@@ -57,6 +59,14 @@ def service_env(home: Path, port: int) -> dict[str, str]:
 SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
+def _own_group_dying_with_parent() -> None:
+    """In the child: its own process group (stop() ends it with its workers) that gets SIGTERM when the
+    process that started it dies, so a killed test or `make up` leaves no Airflow behind."""
+    os.setsid()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -90,7 +100,7 @@ class Services:
             out = (self.log_dir / f"{name}.log").open("ab")
             self.procs[name] = subprocess.Popen(
                 [str(Path(sys.executable).with_name("airflow")), name], env=self.env, stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
+                stderr=subprocess.STDOUT, preexec_fn=_own_group_dying_with_parent,
             )  # fmt: skip
         self.wait_healthy()
         self.password_file.chmod(0o600)  # the API server writes it world-readable
