@@ -63,7 +63,7 @@ def extract_window(context: dict) -> tuple[str | None, str | None]:
     interval; a scheduled run reads from the loaded watermark (since None) up to its interval's end."""
     run = context["dag_run"]
     conf = run.conf or {}
-    backfill = str(run.run_type).lower().endswith("backfill")
+    backfill = "backfill" in str(run.run_type).lower()  # "backfill", or the enum DagRunType.BACKFILL_JOB
     start, end = context.get("data_interval_start"), context.get("data_interval_end")
     since = conf.get("since") or (start.isoformat() if backfill and start else None)
     return since, conf.get("until") or (end.isoformat() if end else None)

@@ -119,7 +119,7 @@ class Services:
                 health = self.request("GET", "/api/v2/monitor/health", auth=False)
                 if all(v.get("status") == "healthy" for k, v in health.items() if k != "dag_processor" or v):
                     return
-            except (OSError, urllib.error.URLError):
+            except (OSError, RuntimeError):  # not listening yet, or not ready (503)
                 pass
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Airflow not healthy after {timeout:.0f} s (logs in {self.log_dir})")
@@ -157,8 +157,11 @@ class Services:
             headers["Authorization"] = f"Bearer {self.token()}"
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.url + path, data=data, headers=headers, method=method)
-        with urllib.request.urlopen(req, timeout=30) as response:
-            text = response.read()
+        try:
+            with urllib.request.urlopen(req, timeout=30) as response:
+                text = response.read()
+        except urllib.error.HTTPError as e:  # say why (FastAPI's detail), not only the status
+            raise RuntimeError(f"{method} {path}: {e.code} {e.read()[:500].decode(errors='replace')}") from e
         return json.loads(text) if text else {}
 
     def stop(self) -> None:
