@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -59,12 +60,65 @@ def service_env(home: Path, port: int) -> dict[str, str]:
 SQLITE_CONNECT_ARGS = {"timeout": 60}
 
 
-def _own_group_dying_with_parent() -> None:
-    """In the child: its own process group (stop() ends it with its workers) that gets SIGTERM when the
-    process that started it dies, so a killed test or `make up` leaves no Airflow behind."""
-    os.setsid()
+GRACE_SECONDS = 10  # a component's graceful shutdown, before its remaining processes get SIGKILL
+
+
+def _prctl(option: int, arg: int) -> None:
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG (Linux)
+        ctypes.CDLL(None, use_errno=True).prctl(option, arg)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below `pid` (from /proc's parent links), children first."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            child = int(stat.parent.name)
+            children.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(child)
+    found, frontier = [], [pid]
+    while frontier:
+        frontier = [c for p in frontier for c in children.get(p, [])]
+        found += frontier
+    return found
+
+
+def _end_descendants(grace: float) -> None:
+    """SIGTERM to every process below this one, SIGKILL to those left after `grace` seconds; reaps them all
+    (as the subreaper, this process inherits the orphans)."""
+    for sig, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
+        for pid in descendants(os.getpid()):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(-1, os.WNOHANG)[0]:
+                    pass
+            if not descendants(os.getpid()):
+                return
+            time.sleep(0.1)
+
+
+def guard(command: list[str]) -> int:
+    """Run one Airflow component and take every process it starts down with it.
+
+    Its own session (no terminal's Ctrl-C reaches the components half-way) and the subreaper of all it starts:
+    Airflow's task processes call setsid and outlive the worker that forked them, so neither a process group
+    nor PR_SET_PDEATHSIG (sent to the component alone, on the death of the parent *thread*) ends them all.
+    It ends them when the component exits, on SIGTERM (`Services.stop`), or when the process that started
+    it dies in any way, even SIGKILL: then its stdin, a pipe that process held open, reads EOF."""
+    os.setsid()
+    _prctl(36, 1)  # PR_SET_CHILD_SUBREAPER
+    _prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG as well: the parent's death is seen at once
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    threading.Thread(target=lambda: (sys.stdin.buffer.read(), stop.set()), daemon=True).start()
+    component = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    while not stop.is_set() and component.poll() is None:
+        stop.wait(0.5)
+    _end_descendants(GRACE_SECONDS)
+    return component.returncode if component.poll() is not None else -signal.SIGTERM
 
 
 def free_port() -> int:
@@ -87,9 +141,12 @@ class Services:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @staticmethod
+    def command(*args: str) -> list[str]:
+        return [str(Path(sys.executable).with_name("airflow")), *args]
+
     def airflow(self, *args: str) -> None:
-        subprocess.run([str(Path(sys.executable).with_name("airflow")), *args], env=self.env, check=True,
-                       stdout=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(self.command(*args), env=self.env, check=True, stdout=subprocess.DEVNULL)
 
     def start(self) -> Services:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -98,10 +155,11 @@ class Services:
         self.airflow("pools", "set", "duckdb_writer", "1", "DuckDB single writer")
         for name in COMPONENTS:
             out = (self.log_dir / f"{name}.log").open("ab")
+            # stdin: the guard's lifeline, a pipe this process holds open until it stops or dies
+            command = [sys.executable, "-m", "pipeline.airflow_services", "guard", *self.command(name)]
             self.procs[name] = subprocess.Popen(
-                [str(Path(sys.executable).with_name("airflow")), name], env=self.env, stdout=out,
-                stderr=subprocess.STDOUT, preexec_fn=_own_group_dying_with_parent,
-            )  # fmt: skip
+                command, env=self.env, stdin=subprocess.PIPE, stdout=out, stderr=subprocess.STDOUT
+            )
         self.wait_healthy()
         self.password_file.chmod(0o600)  # the API server writes it world-readable
         return self
@@ -165,15 +223,18 @@ class Services:
         return json.loads(text) if text else {}
 
     def stop(self) -> None:
+        """Each guard ends its component and everything it started (SIGTERM, then SIGKILL after a grace)."""
         for p in self.procs.values():
             if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
+                p.terminate()
         for p in self.procs.values():
             try:
-                p.wait(timeout=30)
+                p.wait(timeout=GRACE_SECONDS + 20)
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+                p.kill()
                 p.wait()
+            if p.stdin:
+                p.stdin.close()
 
     def __enter__(self) -> Services:
         try:
@@ -184,3 +245,9 @@ class Services:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+if __name__ == "__main__":  # python -m pipeline.airflow_services guard <command>...: see guard()
+    if sys.argv[1:2] != ["guard"] or len(sys.argv) < 3:
+        sys.exit("usage: python -m pipeline.airflow_services guard <command>...")
+    sys.exit(guard(sys.argv[2:]))
