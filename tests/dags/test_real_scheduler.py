@@ -68,8 +68,10 @@ def scheduled_env(tmp_path, monkeypatch, tiny):
     return data
 
 
-def settle(af, timeout: float = 900) -> list[dict]:
-    """Every DAG run, once none is queued or running (asset-triggered runs included)."""
+def settle(af, timeout: float = 1800) -> list[dict]:
+    """Every DAG run, once none is queued or running (asset-triggered runs included). A round can hold two
+    transform runs (the first load's event starts one, the others queue the next), each 4-8 min of ~100 task
+    processes at 2 workers on 2 cores that other test runs share: 15 min was too short for one round there."""
     deadline = time.monotonic() + timeout
     time.sleep(3)  # an asset event becomes a transform run within a scheduler loop
     while True:
