@@ -37,7 +37,7 @@ demo: install ## the sandbox at SCALE (default demo) through the DAGs into $DATA
 run: install ## the pipeline through its DAGs against the AIRFLOW_CONN_* sources: make run START=2026-03-01 END=2026-04-01
 	$(BIN)/python -m pipeline.run $(if $(START),--start $(START)) $(if $(END),--end $(END))
 
-up: install ## airflow standalone on 127.0.0.1:8080 with these DAGs and the sandbox at SCALE behind them
+up: install ## Airflow (scheduler, DAG processor, triggerer, API server) on 127.0.0.1:8080 over these DAGs, the sandbox at SCALE behind them
 	$(BIN)/python -m sandbox up --scale $(SCALE) --seed $(SEED)
 
 browser: ## install Debian's chromium if missing (the report's screenshot test uses it; needs root)

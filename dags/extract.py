@@ -8,28 +8,33 @@ from __future__ import annotations
 
 from airflow.sdk import dag, task
 
-from pipeline_defaults import DAG_DEFAULTS, NETWORK_RETRIES, RAW_ASSETS, WRITER_POOL, schedule_for
+from pipeline_defaults import DAG_DEFAULTS, NETWORK_RETRIES, RAW_ASSETS, WRITER_POOL, extract_window, schedule_for
 
 
 def extraction_dag(vendor: str) -> None:
-    @dag(dag_id=f"extract_{vendor}", schedule=schedule_for(vendor), tags=["extract", vendor], **DAG_DEFAULTS)
+    @dag(
+        dag_id=f"extract_{vendor}",
+        schedule=schedule_for(vendor),
+        tags=["extract", vendor],
+        description=f"{vendor.capitalize()} API -> landing files -> raw_{vendor} (the asset that triggers transform)",
+        doc_md=__doc__,
+        **DAG_DEFAULTS,
+    )
     def extract_vendor() -> None:
         @task(**NETWORK_RETRIES)
         def extract(**context) -> dict:
             from pipeline.tasks import extract
 
-            run = context["dag_run"]
-            conf = run.conf or {}  # `make run` passes an explicit window
-            backfill = str(run.run_type).lower().endswith("backfill")
-            start, end = context.get("data_interval_start"), context.get("data_interval_end")
-            since = conf.get("since") or (start.isoformat() if backfill and start else None)
-            return extract(vendor, since, conf.get("until") or (end.isoformat() if end else None))
+            return extract(vendor, *extract_window(context))
 
         @task(pool=WRITER_POOL, outlets=[RAW_ASSETS[vendor]])
-        def load() -> dict:
+        def load(**context) -> dict:
             from pipeline.tasks import load
 
-            return load(vendor)
+            merged = load(vendor)
+            # the transform it triggers describes the data as of this instant (its default as_of)
+            context["outlet_events"][RAW_ASSETS[vendor]].extra = {"until": extract_window(context)[1]}
+            return merged
 
         extract() >> load()
 

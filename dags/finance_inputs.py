@@ -8,7 +8,14 @@ from airflow.sdk import dag, task
 from pipeline_defaults import DAG_DEFAULTS, FINANCE_ASSET, FINANCE_CHECK_SCHEDULE, WRITER_POOL
 
 
-@dag(dag_id="finance_inputs", schedule=FINANCE_CHECK_SCHEDULE, tags=["finance"], **DAG_DEFAULTS)
+@dag(
+    dag_id="finance_inputs",
+    schedule=FINANCE_CHECK_SCHEDULE,
+    tags=["finance"],
+    description="Load the finance CSVs when they change (a bad file fails naming file, line and column)",
+    doc_md=__doc__,
+    **DAG_DEFAULTS,
+)
 def finance_inputs() -> None:
     @task.short_circuit(pool=WRITER_POOL)  # reads the warehouse: a reader beside a writer fails one of them
     def files_changed() -> bool:

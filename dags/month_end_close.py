@@ -8,7 +8,14 @@ from airflow.sdk import dag, task
 from pipeline_defaults import CLOSE_ASSET, CLOSE_DAY, DAG_DEFAULTS, WRITER_POOL
 
 
-@dag(dag_id="month_end_close", schedule=f"0 6 {CLOSE_DAY} * *", tags=["finance", "close"], **DAG_DEFAULTS)
+@dag(
+    dag_id="month_end_close",
+    schedule=f"0 6 {CLOSE_DAY} * *",
+    tags=["finance", "close"],
+    description="Freeze the previous month's CS P&L and write its finance pack",
+    doc_md=__doc__,
+    **DAG_DEFAULTS,
+)
 def month_end_close() -> None:
     @task(pool=WRITER_POOL, outlets=[CLOSE_ASSET])
     def close_previous_month(**context) -> dict:

@@ -3,7 +3,9 @@ assets that chain the DAGs. Imports nothing heavy (DAG files must parse in well 
 
 from __future__ import annotations
 
+import logging
 import os
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset
@@ -27,21 +29,44 @@ CLOSE_ASSET = Asset("duckdb://warehouse/ops/cs_pnl_closed")
 PUBLISHED_ASSET = Asset("file://published/marts.duckdb")
 
 
-def schedule_for(vendor: str) -> str:
-    return os.environ.get(f"SCHEDULE_{vendor.upper()}", VENDOR_SCHEDULES[vendor])
+def schedule_for(vendor: str):
+    """The vendor's cron as a timetable with real data intervals: Airflow 3 defaults to CronTriggerTimetable,
+    whose runs (backfills too) start and end at one instant, so a backfill of an hour read an empty window."""
+    from airflow.timetables.interval import CronDataIntervalTimetable
+
+    return CronDataIntervalTimetable(os.environ.get(f"SCHEDULE_{vendor.upper()}", VENDOR_SCHEDULES[vendor]), "UTC")
 
 
 def freshness_hours() -> dict[str, float]:
     return {v: float(os.environ.get(f"FRESHNESS_{v.upper()}_HOURS", h)) for v, h in FRESHNESS_HOURS.items()}
 
 
-def conf_as_of(conf: dict | None) -> str:
-    """`dag_run.conf["as_of"]` as a canonical UTC instant ('' = now), or a clear error naming the parameter:
-    DAG templates call it (user_defined_macros), so crafted text never reaches dbt's SQL."""
-    from ingest.parse import instant_text
+def conf_as_of(conf: dict | None, asset_events=None) -> str:
+    """`dag_run.conf["as_of"]`, else the latest instant the triggering extracts read up to (their asset
+    events' `until`), as a canonical UTC instant ('' = now), or a clear error naming the parameter: DAG
+    templates call it (user_defined_macros), so crafted text never reaches dbt's SQL."""
+    from ingest.parse import instant_text, parse_ts
 
-    value = (conf or {}).get("as_of")
-    return instant_text(value, 'dag_run.conf["as_of"]') if value else ""
+    if value := (conf or {}).get("as_of"):
+        return instant_text(value, 'dag_run.conf["as_of"]')
+    untils = [
+        parse_ts(instant_text(e.extra["until"], "asset event until"))
+        for events in (asset_events or {}).values()
+        for e in events
+        if (e.extra or {}).get("until")
+    ]
+    return instant_text(max(untils).isoformat(), "asset event until") if untils else ""
+
+
+def extract_window(context: dict) -> tuple[str | None, str | None]:
+    """(since, until) of an extraction run: `conf` {"since", "until"} first; a backfill reads its data
+    interval; a scheduled run reads from the loaded watermark (since None) up to its interval's end."""
+    run = context["dag_run"]
+    conf = run.conf or {}
+    backfill = "backfill" in str(run.run_type).lower()  # "backfill", or the enum DagRunType.BACKFILL_JOB
+    start, end = context.get("data_interval_start"), context.get("data_interval_end")
+    since = conf.get("since") or (start.isoformat() if backfill and start else None)
+    return since, conf.get("until") or (end.isoformat() if end else None)
 
 
 def alert_on_failure(context: dict) -> None:
@@ -73,20 +98,44 @@ def dbt_task_group(group_id: str, as_of: str):
     """The dbt project as one task per model (astronomer-cosmos, rendered from the dbt manifest so
     parsing stays fast), executed by ONE `dbt build` process (cosmos' watcher mode: a producer task
     runs the build, each model's task reports its result). Without a manifest yet, one plain task."""
-    from pipeline.dbt import AS_OF_ENV, MANIFEST, PROJECT_DIR, SCHEDULED_BUILD_FLAGS, dbt_executable
+    from pipeline.dbt import MANIFEST, PROJECT_DIR
 
     if not MANIFEST.exists():
         return None
-    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
-
-    from ingest.paths import warehouse_path
+    from cosmos import ProjectConfig
 
     project = ProjectConfig(dbt_project_path=PROJECT_DIR, manifest_path=MANIFEST, install_dbt_deps=False)
     # A plain local Path, not cosmos' ObjectStoragePath: reading through the latter reports lineage, which loads
     # every Airflow plugin (cosmos' own imports FastAPI), 0.6 s added to every parse of this DAG file.
     project.manifest_path = MANIFEST
-    return DbtTaskGroup(
+    with quiet_cosmos_rendering():
+        return _dbt_task_group(group_id, as_of, project)
+
+
+@contextmanager
+def quiet_cosmos_rendering():
+    """Cosmos warns, at every parse and so at the top of every transform task's log, that the on-run-start hook
+    and the exposures have no task (by design: the one build runs the hook; exposures build nothing) and
+    that OpenLineage is not installed (we do not use it)."""
+    loggers = [logging.getLogger(name) for name in ("cosmos.airflow.graph", "cosmos.operators.local")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _dbt_task_group(group_id: str, as_of: str, project):
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    from ingest.paths import warehouse_path
+    from pipeline.dbt import AS_OF_ENV, PROJECT_DIR, SCHEDULED_BUILD_FLAGS, dbt_executable
+
+    group = DbtTaskGroup(
         group_id=group_id,
         project_config=project,
         profile_config=ProfileConfig(
@@ -112,8 +161,18 @@ def dbt_task_group(group_id: str, as_of: str):
                 AS_OF_ENV: as_of,
             },
             "dbt_cmd_flags": SCHEDULED_BUILD_FLAGS,
-            "mode": "reschedule",  # model tasks free their worker slot between pokes (and dag.test() can run)
+            # Not reschedule mode: Airflow's scheduler raced those sensors (apache/airflow#71172: 7-14 of 49 model
+            # tasks failed per run while dbt succeeded). Deferrable, should a result not be there yet: the task
+            # waits in the triggerer, not in a worker slot.
             "poke_interval": 2,
-            "deferrable": False,
+            "deferrable": True,
         },
     )
+    # Each model's task reads its result once the build has finished: the producer goes before the root models.
+    # Sensors running beside the build waited in worker slots (poke), raced the scheduler (reschedule), or, under
+    # dag.test(), which runs one task at a time, deferred before the build had started and waited forever.
+    producer = next(t for t in group.get_roots() if t.task_id.endswith("dbt_producer_watcher"))
+    for root in group.get_roots():
+        if root is not producer:
+            producer >> root
+    return group

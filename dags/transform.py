@@ -29,6 +29,8 @@ from pipeline_defaults import (
     dag_id="transform",
     schedule=reduce(or_, [*RAW_ASSETS.values(), FINANCE_ASSET, CLOSE_ASSET]),
     tags=["dbt", "quality", "publish"],
+    description="Freshness -> raw gate -> one dbt build (a task per model) -> marts gate -> publish",
+    doc_md=__doc__,
     user_defined_macros={"conf_as_of": conf_as_of},
     **DAG_DEFAULTS,
 )
@@ -45,14 +47,14 @@ def transform() -> None:
 
         return quality_gate("raw")
 
-    as_of = "{{ conf_as_of(dag_run.conf) }}"  # parsed at rendering; empty = now
+    as_of = "{{ conf_as_of(dag_run.conf, triggering_asset_events) }}"  # parsed at rendering; empty = now
     models = dbt_task_group("dbt", as_of)
 
     @task(pool=WRITER_POOL)
     def dbt_build(**context) -> str:
         from pipeline.tasks import dbt_build
 
-        return dbt_build(conf_as_of(context["dag_run"].conf) or None)
+        return dbt_build(conf_as_of(context["dag_run"].conf, context.get("triggering_asset_events")) or None)
 
     @task(pool=WRITER_POOL)
     def marts_quality_gate() -> dict:

@@ -20,20 +20,28 @@ class DagRunFailed(RuntimeError, ExpectedError):
     """A DAG run did not succeed; its failed tasks logged their errors as they ran."""
 
 
+def settings(home: Path) -> dict[str, str]:
+    """Airflow's settings for this project (the one place): `configure()` and the services of `make up`."""
+    return {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        "AIRFLOW__OPENLINEAGE__DISABLED": "True",  # no lineage backend here; keeps logs quiet
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": "cs-profit-center",
+        "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # as in the image: no calls home
+    }
+
+
 def configure(data_dir: Path | None = None) -> Path:
     """Point Airflow at a local home under DATA_DIR and at this repo's DAGs (idempotent)."""
     from ingest.paths import data_dir as default_data_dir
 
     home = Path(data_dir or default_data_dir()).resolve() / "airflow"
     home.mkdir(parents=True, exist_ok=True)
-    os.environ.setdefault("AIRFLOW_HOME", str(home))
-    os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(DAGS))
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    os.environ.setdefault("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", f"sqlite:///{home}/airflow.db")
-    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("AIRFLOW__OPENLINEAGE__DISABLED", "True")  # no lineage backend here; keeps logs quiet
-    os.environ.setdefault("AIRFLOW__OPENLINEAGE__NAMESPACE", "cs-profit-center")
-    os.environ.setdefault("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")  # as in the image: no calls home
+    for key, value in settings(home).items():
+        os.environ.setdefault(key, value)
     if str(DAGS) not in sys.path:  # as Airflow does for its DAG folder: DAG files import pipeline_defaults
         sys.path.insert(0, str(DAGS))
     return home

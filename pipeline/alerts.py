@@ -1,7 +1,10 @@
-"""Task failure alerts: always a log line; when ALERT_WEBHOOK_URL is set, a short Slack-compatible post.
+"""Failure alerts, one per failed DAG run: always a log line; when ALERT_WEBHOOK_URL is set, a short
+Slack-compatible post.
 
-The message names the DAG, task, run and the error's first line; never connection details (errors
-raised by ingest name connections, not secrets, and the text is passed through the redactor anyway).
+The message names the DAG, the task that failed first, the run, the error's first line and where the task's
+log is; never connection details (errors raised by ingest name connections, not secrets, and the text is
+passed through the redactor anyway). Tasks that fail after the first in the same run (a dbt model's task
+beside the dbt build that failed it) only log: a marker file per run under $DATA_DIR/alerts claims the alert.
 """
 
 from __future__ import annotations
@@ -20,11 +23,34 @@ def alert_text(context: dict) -> str:
     error = context.get("exception")
     first_line = str(error).splitlines()[0][:300] if error else "failed"
     where = f"{ti.dag_id}.{ti.task_id} (run {ti.run_id}, try {ti.try_number})" if ti else "a task"
-    return f":red_circle: CS profit-center pipeline: {where} failed: {first_line}"
+    log_at = getattr(ti, "log_url", None) if ti else None
+    text = f":red_circle: CS profit-center pipeline: {where} failed: {first_line}"
+    return f"{text} (log: {log_at})" if log_at else text
+
+
+def first_of_run(context: dict) -> bool:
+    """True for the first failure of its DAG run (it claims the run's alert), False for any later one."""
+    from ingest.paths import data_dir
+
+    ti = context.get("task_instance") or context.get("ti")
+    if ti is None:
+        return True
+    folder = data_dir() / "alerts" / ti.dag_id
+    folder.mkdir(parents=True, exist_ok=True)
+    # with the run's start: `dag.test()` (make run) reuses a run id for the same logical date
+    run = f"{ti.run_id}@{getattr(context.get('dag_run'), 'start_date', '')}"
+    try:
+        (folder / "".join(c if c.isalnum() or c in "-_." else "_" for c in run)).open("x").close()
+    except FileExistsError:
+        return False
+    return True
 
 
 def on_failure(context: dict) -> None:
     text = redact(alert_text(context))
+    if not first_of_run(context):
+        log.error("failed too (this run's alert was already sent): %s", text)
+        return
     log.error("ALERT %s", text)
     url = os.environ.get("ALERT_WEBHOOK_URL")
     if not url:

@@ -31,7 +31,8 @@ def run_pipeline(
     ensure_manifest()  # the transform DAG renders one task per dbt model from it
     migrate()
     when = logical_date or datetime.now(UTC)
-    window = {k: v for k, v in (("since", since), ("until", until)) if v}
+    # an explicit end: a manual run's data interval ends at the last whole cron interval before it
+    window = {k: v for k, v in (("since", since), ("until", until or when.isoformat())) if v}
     timings = {}
     for dag_id, conf in [
         *[(f"extract_{v}", window) for v in VENDORS],

@@ -88,24 +88,48 @@ def load_finance() -> dict:
 
 
 def check_freshness(max_age_hours: dict[str, float]) -> dict:
-    """Hours since each vendor's last successful load; raises SourceStale naming the late ones."""
+    """Hours since each vendor's last successful load; raises SourceStale naming the ones that loaded before
+    and then stopped. While a source (or the finance inputs) has never loaded, the run is skipped, not
+    failed: right after a first unpause the marts would be partial, and nothing has gone wrong yet."""
     import duckdb
 
+    from ingest.finance import last_loaded_fingerprint
     from ingest.paths import warehouse_path
 
-    con = duckdb.connect(str(warehouse_path()), read_only=True)
+    path = warehouse_path()
+    if not path.exists():
+        skip("no source has loaded yet")
+    con = duckdb.connect(str(path), read_only=True)
     try:
-        rows = con.execute(
-            "SELECT vendor, max(loaded_at) FROM ops.extract_runs WHERE status = 'succeeded' GROUP BY vendor"
-        ).fetchall()
+        runs = """SELECT count(*) FROM information_schema.tables
+                  WHERE table_schema = 'ops' AND table_name = 'extract_runs'"""
+        rows = (
+            con.execute(
+                "SELECT vendor, max(loaded_at) FROM ops.extract_runs WHERE status = 'succeeded' GROUP BY vendor"
+            ).fetchall()
+            if con.execute(runs).fetchall()[0][0]
+            else []
+        )
+        finance_loaded = last_loaded_fingerprint(con) is not None
     finally:
         con.close()
     at = datetime.now().astimezone()
     ages = {vendor: round((at - loaded).total_seconds() / 3600, 2) for vendor, loaded in rows}
-    stale = {v: ages.get(v) for v, limit in max_age_hours.items() if ages.get(v) is None or ages[v] > limit}
+    never = [v for v in max_age_hours if v not in ages] + ([] if finance_loaded else ["finance inputs"])
+    if never:
+        skip(f"waiting for the first load of {', '.join(never)}")
+    stale = {v: ages[v] for v, limit in max_age_hours.items() if ages[v] > limit}
     if stale:
-        raise SourceStale(f"sources stopped arriving (hours since the last load; None = never): {stale}")
+        raise SourceStale(f"sources stopped arriving (hours since the last load): {stale}")
+    log.info("freshness: hours since each source's last load %s", ages)
     return ages
+
+
+def skip(reason: str) -> None:
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    log.info("skipped: %s", reason)
+    raise AirflowSkipException(reason)
 
 
 class SourceStale(RuntimeError):
@@ -161,11 +185,18 @@ def close_previous_month(logical_date: str) -> dict:
     local = parse_instant(logical_date, "as_of").astimezone(ZoneInfo(project_vars()["store_timezone"]))
     previous = (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")
 
+    if not warehouse_path().exists():
+        skip("no warehouse yet: nothing to close")
     con = duckdb.connect(str(warehouse_path()), read_only=True)
     try:
-        already = previous in closed_months(con)
+        built = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'ops' AND table_name = 'cs_pnl_closed'"
+        ).fetchall()[0][0]
+        already = built and previous in closed_months(con)
     finally:
         con.close()
+    if not built:  # a first unpause on the close day runs before the first dbt build
+        skip(f"the P&L was never built (no ops.cs_pnl_closed): {previous} cannot be closed yet")
     if already:
         log.info("%s is already closed; nothing to do", previous)
         return {"month": previous, "status": "already closed"}

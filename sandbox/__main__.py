@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> None:
 
     p = scaled("demo", "the whole pipeline through its DAGs against the emulators; show the marts")
     p.set_defaults(func=cmd_demo)
-    p = scaled("up", "airflow standalone on 127.0.0.1 with these DAGs and the emulators behind them")
+    p = scaled("up", "Airflow (scheduler, DAG processor, triggerer, API server) on 127.0.0.1, the emulators behind")
     p.set_defaults(func=cmd_up)
 
     args = parser.parse_args(argv)

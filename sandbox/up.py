@@ -1,17 +1,17 @@
 """`make up`: Airflow's UI over these DAGs with the sandbox behind them, on 127.0.0.1 only.
 
 Starts the emulators (scale SCALE) in this process, points the AIRFLOW_CONN_* variables and
-FINANCE_INPUTS_DIR at them, migrates a local metadata DB under $DATA_DIR/airflow, creates the
-`duckdb_writer` pool (1 slot), then runs `airflow standalone` until Ctrl-C. The login is printed by
-Airflow (simple auth manager) on first start.
+FINANCE_INPUTS_DIR at them, then Airflow's scheduler, DAG processor, triggerer and API server as their own
+processes (pipeline.airflow_services: LocalExecutor, 2 workers, metadata in SQLite under $DATA_DIR/airflow),
+until Ctrl-C or until one of them dies (then it says which and stops the rest). The admin password is in
+$AIRFLOW_HOME/simple_auth_manager_passwords.json.generated (mode 0600).
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import subprocess
-import sys
+import time
 from pathlib import Path
 
 from sandbox.emulators.server import Sandbox
@@ -20,27 +20,24 @@ from sandbox.pull import connections_of
 
 def up(sim: Path) -> None:
     from pipeline.airflow_local import configure
+    from pipeline.airflow_services import Services
+    from pipeline.dbt import ensure_manifest
 
     home = configure()
     os.environ["FINANCE_INPUTS_DIR"] = str(sim / "finance")
-    os.environ.setdefault("AIRFLOW__API__HOST", "127.0.0.1")  # the UI and API listen on loopback only
-    os.environ.setdefault("AIRFLOW__API__PORT", "8080")
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(__file__).resolve().parent.parent), os.environ["AIRFLOW__CORE__DAGS_FOLDER"]]
-    )
-    airflow = str(Path(sys.executable).with_name("airflow"))
-    os.environ["PATH"] = os.pathsep.join(
-        [str(Path(airflow).parent), os.environ.get("PATH", "")]
-    )  # standalone re-runs `airflow`
-    from pipeline.dbt import ensure_manifest
-
     ensure_manifest()  # the transform DAG renders its dbt models from it
+    port = int(os.environ.get("AIRFLOW__API__PORT", "8080"))
     with (
         Sandbox(sim, faults="none", rate_limits=True) as box,
         connections_of(box, unthrottled=False),
+        Services(home, port=port) as airflow,
+        contextlib.suppress(KeyboardInterrupt),  # Ctrl-C stops Airflow, then the emulators
     ):
-        subprocess.run([airflow, "db", "migrate"], check=True)
-        subprocess.run([airflow, "pools", "set", "duckdb_writer", "1", "DuckDB single writer"], check=True)
-        print(f"sandbox emulators: {box.urls}; Airflow home {home}; UI on http://127.0.0.1:8080", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C stops Airflow, then the emulators
-            subprocess.run([airflow, "standalone"], check=False)
+        print(
+            f"sandbox emulators: {box.urls}\nAirflow home {home}; UI on {airflow.url} as admin, password in"
+            f" {airflow.password_file} (mode 0600); process logs in {airflow.log_dir}",
+            flush=True,
+        )
+        while not (dead := airflow.dead()):
+            time.sleep(5)
+        print(f"Airflow components exited: {dead}; see {airflow.log_dir}", flush=True)

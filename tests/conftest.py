@@ -1,10 +1,23 @@
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
+from pipeline.airflow_local import configure
 from sandbox.simulate import generate
+
+# Airflow reads its home and metadata DB once, when first imported, and collecting a test module can be that
+# import (`from airflow.sdk... import ...` at its top): without a home set by then, the session's in-process
+# Airflow used ~/airflow/airflow.db, shared with every other process on the machine and holding the runs of
+# earlier sessions, and the DAG tests after it failed (the full `make test`; alone they passed). This
+# session's own, first: the tests' `configure()` calls keep it (they only set what is unset).
+_AIRFLOW_SESSION = Path(tempfile.mkdtemp(prefix="pytest-airflow-"))
+atexit.register(shutil.rmtree, _AIRFLOW_SESSION, ignore_errors=True)
+configure(_AIRFLOW_SESSION)
 
 
 @pytest.fixture(scope="session")

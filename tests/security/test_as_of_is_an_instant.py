@@ -109,10 +109,13 @@ def transform_dag():
     return dags()["transform"]
 
 
-def render_as_of(dag, conf: dict) -> str:
-    """The DBT_AS_OF the transform DAG's dbt build process would get for a run with this conf."""
+def render_as_of(dag, conf: dict, untils: tuple[str, ...] = ()) -> str:
+    """The DBT_AS_OF the transform DAG's dbt build process would get for a run with this conf, triggered by
+    asset events that read up to `untils`."""
     producer = next(t for t in dag.tasks if "env" in t.template_fields and "DBT_AS_OF" in (t.env or {}))
-    rendered = producer.render_template(producer.env, {"dag_run": SimpleNamespace(conf=conf)}, dag.get_template_env())
+    events = {"raw": [SimpleNamespace(extra={"until": u}) for u in untils]}
+    context = {"dag_run": SimpleNamespace(conf=conf), "triggering_asset_events": events}
+    rendered = producer.render_template(producer.env, context, dag.get_template_env())
     return rendered["DBT_AS_OF"]
 
 
@@ -124,3 +127,8 @@ def test_the_transform_dag_parses_its_conf_as_of(data_dir):
     assert render_as_of(dag, {}) == ""  # now
     with pytest.raises(InvalidInstant, match=r'dag_run.conf\["as_of"\] must be an ISO 8601 instant'):
         render_as_of(dag, {"as_of": CRAFTED})
+    # without a conf, the latest instant the triggering extracts read up to; an asset event's text is parsed too
+    untils = ("2026-09-01T04:00:00+00:00", "2026-09-01T05:00:00Z")
+    assert render_as_of(dag, {}, untils) == "2026-09-01T05:00:00+00:00"
+    with pytest.raises(InvalidInstant, match="asset event until must be an ISO 8601 instant"):
+        render_as_of(dag, {}, (CRAFTED,))
