@@ -11,3 +11,14 @@
 
 {#- One row per element of a list column -#}
 {% macro unnest_list(list_column) -%} unnest({{ list_column }}) {%- endmacro %}
+
+{#- Every column of the relation but these (DuckDB's star exclude). -#}
+{% macro star_except(columns) -%} * exclude ({{ columns | join(', ') }}) {%- endmacro %}
+
+{#- A list of strings as one string, joined by the separator. -#}
+{% macro list_joined(list_column, separator) -%} array_to_string({{ list_column }}, '{{ separator }}') {%- endmacro %}
+
+{#- A list of scalars as a list of one-field structs ({field: element}). -#}
+{% macro list_as_structs(list_column, field) -%}
+    list_transform({{ list_column }}, lambda _element: {'{{ field }}': _element})
+{%- endmacro %}

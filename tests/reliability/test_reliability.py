@@ -232,7 +232,8 @@ def wait_for(path: Path, seconds: float = 60) -> None:
 
 def test_schema_drift_is_kept_nulled_or_quarantined_and_nothing_is_lost(tiny, data_dir, tally):
     with Sandbox(tiny, faults="none", rate_limits=False, recharge_retention_days=0) as box, connections_of(box):
-        new = box.drift("shopify", "/orders.json", "new_field", "x_loyalty_tier", value={"tier": "gold"})
+        # a paged JSON route (Shopify's orders now come as a bulk operation's JSONL file, which Drift does not shape)
+        new = box.drift("recharge", "/customers", "new_field", "x_loyalty_tier", value={"tier": "gold"})
         gone = box.drift("gorgias", "/api/tickets", "missing_field", "subject")
         money_obj = {"amount": "49.00", "currency_code": "USD"}  # money became an object
         retyped = box.drift("recharge", "/charges", "type_change", "total_price", records=1, value=money_obj)
@@ -240,13 +241,13 @@ def test_schema_drift_is_kept_nulled_or_quarantined_and_nothing_is_lost(tiny, da
         load_all(tiny / "finance")
         clock = box.clock_us
         run_dbt("build", as_of=iso(clock), quiet=True)
-        tally.say(f"tried: a new field on {len(new.applied_to)} Shopify orders, 'subject' missing on"
+        tally.say(f"tried: a new field on {len(new.applied_to)} Recharge customers, 'subject' missing on"
                   f" {len(gone.applied_to)} Gorgias tickets, 'total_price' an object on Recharge charge"
                   f" {retyped.applied_to}")  # fmt: skip
         con = duckdb.connect(str(warehouse_path()), read_only=True)
         try:
             kept = con.execute(
-                "SELECT list(id) FROM raw_shopify.orders"
+                "SELECT list(id) FROM raw_recharge.customers"
                 " WHERE json_extract_string(record, '$.x_loyalty_tier.tier') = 'gold'"
             ).fetchone()[0]
             subjects = con.execute(

@@ -52,7 +52,7 @@ unpacked as (
 )
 
 select
-    * exclude (tag_list, code_list),
-    array_to_string(tag_list, ', ') as tags,
-    list_transform(code_list, lambda _code: {'code': _code}) as discount_codes
+    {{ star_except(['tag_list', 'code_list']) }},
+    {{ list_joined('tag_list', ', ') }} as tags,
+    {{ list_as_structs('code_list', 'code') }} as discount_codes
 from unpacked
