@@ -34,6 +34,7 @@ ENV PROJECT_DIR=/opt/airflow/project \
 
 # The code, in the repository's layout (pipeline.dbt finds dbt_project/ beside pipeline/). Owned by the
 # airflow user: dbt writes target/ and logs/ inside dbt_project/.
+COPY --chown=airflow:0 settings.py /opt/airflow/project/settings.py
 COPY --chown=airflow:0 dags/ /opt/airflow/project/dags/
 COPY --chown=airflow:0 ingest/ /opt/airflow/project/ingest/
 COPY --chown=airflow:0 pipeline/ /opt/airflow/project/pipeline/

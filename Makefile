@@ -29,7 +29,12 @@ $(STAMP): requirements.lock | $(BIN)/python
 	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
 	rm -f $(VENV)/.synced-* && touch $@
 
-install: $(STAMP) ## create .venv from the python3 on PATH (or PYTHON=...) and install the lock
+# The dbt manifest the transform DAG renders its tasks from (as in the image): rebuilt when the project changes.
+MANIFEST := dbt_project/target/manifest.json
+$(MANIFEST): $(STAMP) $(shell find dbt_project/dbt_project.yml dbt_project/profiles.yml dbt_project/models dbt_project/macros dbt_project/tests -type f)
+	$(BIN)/python -m pipeline.dbt parse
+
+install: $(STAMP) $(MANIFEST) ## create .venv from the python3 on PATH (or PYTHON=...), install the lock, parse dbt
 
 demo: install ## the sandbox at SCALE (default demo) through the DAGs into $DATA_DIR/demo-SCALE-SEED/; show the marts
 	$(BIN)/python -m sandbox demo --scale $(SCALE) --seed $(SEED)

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import psutil
 
-from ingest.paths import data_dir
 from sandbox.pull import without_rate_limit
+from settings import data_dir
 
 ROOT = Path(__file__).resolve().parent.parent
 DLT_PYTHON = ROOT / ".venv-dlt" / "bin" / "python"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.paths import duckdb_memory_limit, endpoint_landing_dir
 from ingest.sql import literal_list
 from ingest.vendors import CLIENTS
+from settings import duckdb_memory_limit, endpoint_landing_dir
 
 
 def copy_landing(out: Path) -> int:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.paths import duckdb_memory_limit
+from settings import duckdb_memory_limit
 
 SCRIPT = Path(__file__).with_name("marts_by_hand.sql")
 

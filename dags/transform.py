@@ -12,6 +12,7 @@ from operator import or_
 
 from airflow.sdk import dag, task
 
+from pipeline.dbt import dbt_task_group
 from pipeline_defaults import (
     CLOSE_ASSET,
     DAG_DEFAULTS,
@@ -20,7 +21,6 @@ from pipeline_defaults import (
     RAW_ASSETS,
     WRITER_POOL,
     conf_as_of,
-    dbt_task_group,
     freshness_hours,
 )
 
@@ -48,13 +48,7 @@ def transform() -> None:
         return quality_gate("raw")
 
     as_of = "{{ conf_as_of(dag_run.conf, triggering_asset_events) }}"  # parsed at rendering; empty = now
-    models = dbt_task_group("dbt", as_of)
-
-    @task(pool=WRITER_POOL)
-    def dbt_build(**context) -> str:
-        from pipeline.tasks import dbt_build
-
-        return dbt_build(conf_as_of(context["dag_run"].conf, context.get("triggering_asset_events")) or None)
+    dbt = dbt_task_group("dbt", as_of, WRITER_POOL)
 
     @task(pool=WRITER_POOL)
     def marts_quality_gate() -> dict:
@@ -68,7 +62,6 @@ def transform() -> None:
 
         return publish()
 
-    dbt = models if models is not None else dbt_build()
     check_freshness() >> raw_quality_gate() >> dbt >> marts_quality_gate() >> publish()
 
 

@@ -38,7 +38,7 @@ import duckdb
 
 from expectations import sql_checks
 from expectations.suites import RAW_ENTITIES, Dataset, Layer, build_suite, datasets
-from ingest.paths import data_dir, warehouse_path
+from settings import data_dir, warehouse_path
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")  # offline: no usage statistics, ever
 

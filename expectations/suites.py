@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ingest.sql import literal
-from pipeline.dbt import project_vars
+from settings import project_vars
 
 Layer = Literal["raw", "marts"]
 

@@ -12,6 +12,7 @@ import argparse
 import json
 import logging
 
+import settings
 from ingest.errors import run_cli
 from ingest.parse import parse_ts
 from ingest.vendors import CLIENTS
@@ -81,10 +82,9 @@ def main(argv: list[str] | None = None) -> None:
 
 def adopt_sources() -> None:
     """Only sources that hold rows and have no identity yet are recorded: the others record theirs on load."""
-    import os
 
     from ingest.connections import get_connection
-    from ingest.finance import ENV_VAR, finance_inputs_dir
+    from ingest.finance import finance_inputs_dir
     from ingest.identity import FINANCE, adopt, connection_identity, finance_identity, holds_rows
     from ingest.load import connect
 
@@ -93,7 +93,7 @@ def adopt_sources() -> None:
         identities = {
             v: connection_identity(get_connection(c.conn_id)) for v, c in CLIENTS.items() if holds_rows(con, v)
         }
-        if os.environ.get(ENV_VAR, "").strip() and holds_rows(con, FINANCE):
+        if settings.finance_inputs_value() and holds_rows(con, FINANCE):
             identities[FINANCE] = finance_identity(finance_inputs_dir())
         print(json.dumps(adopt(con, identities), indent=1))
     finally:

@@ -19,8 +19,8 @@ from ingest.http import AuthError, Unreachable
 from ingest.identity import check_before_extract, connection_identity
 from ingest.landing import LandingBatch, check_run_id, read_state, write_manifest
 from ingest.parse import parse_ts
-from ingest.paths import endpoint_landing_dir
 from ingest.vendors import CLIENTS
+from settings import endpoint_landing_dir
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_REJECT_RATIO = 0.01

@@ -23,10 +23,11 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+import settings
 from ingest.errors import ExpectedError
 from ingest.identity import FINANCE, finance_identity, record_or_refuse, write_mirror
 
-ENV_VAR = "FINANCE_INPUTS_DIR"
+ENV_VAR = settings.FINANCE_INPUTS_ENV
 RAW_SCHEMA = "raw_finance"
 OPS_TABLE = "ops.finance_loads"
 MAX_PROBLEMS_PER_FILE = 20
@@ -437,7 +438,7 @@ def validate_file(path: str | os.PathLike[str], spec: FileSpec) -> list[dict[str
 
 def finance_inputs_dir() -> Path:
     """The folder named by FINANCE_INPUTS_DIR."""
-    value = os.environ.get(ENV_VAR, "").strip()
+    value = settings.finance_inputs_value()
     if not value:
         files = ", ".join(s.file for s in SPECS)
         raise FinanceInputsNotSet(f"{ENV_VAR} is not set: point it at the folder holding the finance inputs ({files})")
@@ -484,9 +485,7 @@ class _Parsed:
 
 def reporting_currency() -> str:
     """The marts' currency (dbt var `reporting_currency`): amounts in it need no fx rate."""
-    from pipeline.dbt import project_vars
-
-    return project_vars()["reporting_currency"]
+    return settings.project_vars()["reporting_currency"]
 
 
 def _month_of(day: date) -> str:

@@ -28,6 +28,7 @@ import msgspec
 import requests
 import urllib3
 
+import settings
 from ingest.errors import ExpectedError, PermanentError
 
 log = logging.getLogger(__name__)
@@ -176,10 +177,8 @@ class VendorSession:
             self.headers.update(urllib3.make_headers(basic_auth=f"{auth[0]}:{auth[1]}"))
         self.pool = _pool(self.base_url)
         self.throttle = Throttle(rate) if rate else None
-        # HTTP_MAX_TRIES bounds the tries of one request (tests make an outage outlast them in a second)
-        self.retry = retry or RetryPolicy(max_tries=int(os.environ.get("HTTP_MAX_TRIES", RetryPolicy.max_tries)))
-        # Connect and read timeouts; HTTP_READ_TIMEOUT_S tunes the read side for slow vendors (or tests).
-        connect, read = timeout or (5.0, float(os.environ.get("HTTP_READ_TIMEOUT_S", "30")))
+        self.retry = retry or RetryPolicy(max_tries=settings.http_max_tries(RetryPolicy.max_tries))
+        connect, read = timeout or (5.0, settings.http_read_timeout_s())
         self.timeout = urllib3.Timeout(connect=connect, read=read)
         self.stats = CallStats()
         self.answered = False  # has the vendor ever answered this session (a run)? see Unreachable

@@ -23,7 +23,7 @@ import duckdb
 
 from ingest.connections import Connection
 from ingest.errors import PermanentError
-from ingest.paths import data_dir, warehouse_path
+from settings import data_dir, warehouse_path
 
 FINANCE = "finance"  # the source name of the finance input files
 

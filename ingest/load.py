@@ -21,9 +21,9 @@ import duckdb
 from ingest.endpoints import Endpoint
 from ingest.identity import record_or_refuse, write_mirror
 from ingest.landing import write_state
-from ingest.paths import duckdb_memory_limit, endpoint_landing_dir, warehouse_path
 from ingest.sql import literal_list
 from ingest.vendors import CLIENTS
+from settings import duckdb_memory_limit, endpoint_landing_dir, warehouse_path
 
 log = logging.getLogger(__name__)
 
@@ -62,13 +62,11 @@ def raw_table(ep: Endpoint) -> str:
 def ensure_raw(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> None:
     con.execute(f"CREATE SCHEMA IF NOT EXISTS raw_{ep.vendor}")
     # `record` is text, not DuckDB's JSON type: landing parsed every record already, and the JSON type would parse
-    # it again on insert (a quarter of the load's CPU). zstd, not the automatic choice (which takes zstd only for
-    # strings over 4 KiB): at large it writes the records 1.4x faster, and stores them in a quarter of the space.
+    # it again on insert. zstd, not the automatic choice (which takes zstd only for strings over 4 KiB): our records
+    # are shorter, and zstd writes them faster into less space (DECISIONLOG, Ingest).
     con.execute(f"""CREATE TABLE IF NOT EXISTS {raw_table(ep)} (
         id VARCHAR NOT NULL, updated_at TIMESTAMPTZ, extracted_at TIMESTAMPTZ NOT NULL, run_id VARCHAR NOT NULL,
         record VARCHAR NOT NULL USING COMPRESSION zstd, load_id BIGINT)""")
-    # raw tables from before load_id: their rows keep a null load_id (incremental readers see them once, on upgrade)
-    con.execute(f"ALTER TABLE {raw_table(ep)} ADD COLUMN IF NOT EXISTS load_id BIGINT")
 
 
 def pending_manifests(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> list[dict]:
@@ -129,17 +127,16 @@ NEWEST_FIRST = "updated_at DESC NULLS LAST, extracted_at DESC"
 def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str], load_id: int) -> tuple[int, int]:
     """Merge landing files into `table`: (rows in, after keeping each id's newest version; rows merged).
     The older versions of ids landed more than once (overlapping runs, repeated cursor pages) are found from the
-    id columns alone and never written: deleting them after the insert cost 13-25 s per big table at large when
-    two days' runs loaded together (the deletes touched every row group), where this costs a scan of the ids."""
+    id columns alone and never written: deleting them after the insert touched every row group of a big table
+    when two days' runs loaded together, where this costs a scan of the ids."""
     source = f"read_parquet({literal_list(files)}, filename = true, file_row_number = true)"
-    # `record` is the vendor's JSON as text (landing's parser split it out of a valid page); files from before
-    # landing wrote text hold the JSON type, whose cast to text is free.
+    # `record` is the vendor's JSON as text (landing's parser split it out of a valid page)
     select = f"""
         WITH older AS (
             SELECT filename, file_row_number FROM {source}
             WHERE id IN (SELECT id FROM {source} GROUP BY id HAVING count(*) > 1)
             QUALIFY row_number() OVER (PARTITION BY id ORDER BY {NEWEST_FIRST}) > 1)
-        SELECT id, updated_at, extracted_at, run_id, record::VARCHAR AS record, {int(load_id)}::BIGINT AS load_id
+        SELECT id, updated_at, extracted_at, run_id, record, {int(load_id)}::BIGINT AS load_id
         FROM {source} ANTI JOIN older USING (filename, file_row_number)"""
     if not con.execute(f"SELECT EXISTS (FROM {table})").fetchall()[0][0]:  # nothing to merge with: one insert
         merged = con.execute(f"INSERT INTO {table} BY NAME {select}").fetchall()[0][0]

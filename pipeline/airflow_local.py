@@ -36,7 +36,7 @@ def settings(home: Path) -> dict[str, str]:
 
 def configure(data_dir: Path | None = None) -> Path:
     """Point Airflow at a local home under DATA_DIR and at this repo's DAGs (idempotent)."""
-    from ingest.paths import data_dir as default_data_dir
+    from settings import data_dir as default_data_dir
 
     home = Path(data_dir or default_data_dir()).resolve() / "airflow"
     home.mkdir(parents=True, exist_ok=True)

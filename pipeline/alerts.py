@@ -15,6 +15,8 @@ import os
 import urllib.request
 from urllib.parse import unquote, urlsplit
 
+import settings
+
 log = logging.getLogger(__name__)
 
 
@@ -30,12 +32,12 @@ def alert_text(context: dict) -> str:
 
 def first_of_run(context: dict) -> bool:
     """True for the first failure of its DAG run (it claims the run's alert), False for any later one."""
-    from ingest.paths import data_dir
+    from settings import alerts_dir
 
     ti = context.get("task_instance") or context.get("ti")
     if ti is None:
         return True
-    folder = data_dir() / "alerts" / ti.dag_id
+    folder = alerts_dir() / ti.dag_id
     folder.mkdir(parents=True, exist_ok=True)
     # with the run's start: `dag.test()` (make run) reuses a run id for the same logical date
     run = f"{ti.run_id}@{getattr(context.get('dag_run'), 'start_date', '')}"
@@ -52,7 +54,7 @@ def on_failure(context: dict) -> None:
         log.error("failed too (this run's alert was already sent): %s", text)
         return
     log.error("ALERT %s", text)
-    url = os.environ.get("ALERT_WEBHOOK_URL")
+    url = settings.alert_webhook_url()
     if not url:
         return
     body = json.dumps({"text": text}).encode()

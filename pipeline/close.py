@@ -32,7 +32,7 @@ import duckdb
 
 from expectations.suites import local_month, reconciliation_sql, to_reporting
 from ingest.errors import ExpectedError, run_cli
-from ingest.paths import data_dir, warehouse_path
+from settings import exports_dir, warehouse_path
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -108,10 +108,6 @@ def reconciliation_checks() -> dict[str, tuple[str, str]]:
 
 class CloseError(RuntimeError, ExpectedError):
     """The close or reopen cannot be done as asked (the message says why)."""
-
-
-def exports_dir() -> Path:
-    return Path(os.environ.get("EXPORTS_DIR", data_dir() / "exports"))
 
 
 def check_month(month: str) -> str:

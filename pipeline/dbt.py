@@ -2,46 +2,40 @@
 
     python -m pipeline.dbt build [--as-of ISO] [--full-refresh] [--select ...]
 
-The profile reads WAREHOUSE_PATH / DATA_DIR like every other entry point, so dbt writes the same
-warehouse the loaders fill. `as_of` is the instant the data describes (default: now); the sandbox
-passes its own clock.
+The profile reads the warehouse path and memory cap that `settings` gives every entry point, so dbt writes
+the same warehouse the loaders fill. `as_of` is the instant the data describes (default: now); the sandbox
+passes its own clock. `dbt_task_group` renders the project as the transform DAG's tasks (cosmos).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
-from functools import cache
+from contextlib import contextmanager
 from pathlib import Path
 
 from ingest.errors import run_cli
 from ingest.parse import InvalidInstant, instant_text
-from ingest.paths import warehouse_path
+from settings import DBT_AS_OF_ENV as AS_OF_ENV
+from settings import DBT_MANIFEST as MANIFEST
+from settings import DBT_PROJECT_DIR as PROJECT_DIR
+from settings import dbt_env_vars
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-MANIFEST = PROJECT_DIR / "target" / "manifest.json"  # `dbt parse` writes it; the transform DAG renders from it
-AS_OF_ENV = "DBT_AS_OF"  # the macro as_of() reads it: a changed var would re-parse the whole project (+3.5 s)
 # Scheduled builds leave out unit tests: they check the code on fixed inputs (CI runs them), not the data.
 SCHEDULED_BUILD_FLAGS = ["--exclude-resource-type", "unit_test"]
-# A full rebuild is a few heavy models, each already using every core in DuckDB; two at once share one memory
-# cap and spill (at large: 65 s with one thread against 85-98 s with the profile's two). An incremental build is
-# many light models, where the profile's second thread overlaps dbt's own per-node work (18-21 s against 24 s).
+# A full rebuild is a few heavy models, each already using every core in DuckDB: two at once share one memory
+# cap and spill. An incremental build is many light models, where the profile's second thread overlaps dbt's
+# own per-node work. (Measured in DECISIONLOG, Speed.)
 FULL_REFRESH_FLAGS = ["--threads", "1"]
+PROFILE = {"profile_name": "cs_profit_center", "target_name": "duckdb"}
 
 
 class DbtFailed(RuntimeError):
     """dbt exited non-zero: a model, a data test or a unit test failed (its output is in the message)."""
-
-
-@cache
-def project_vars() -> dict:
-    """The business-rule settings as dbt_project.yml declares them (for Python steps that need them)."""
-    import yaml
-
-    return yaml.safe_load((PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
 
 
 def dbt_executable() -> str:
@@ -55,10 +49,7 @@ def dbt_env(as_of: str | None = None) -> dict[str, str]:
         env[AS_OF_ENV] = instant_text(as_of, "as_of")  # parsed: only a canonical instant reaches the SQL
     elif env.get(AS_OF_ENV):  # inherited from the caller's environment: the same check
         env[AS_OF_ENV] = instant_text(env[AS_OF_ENV], AS_OF_ENV)
-    env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
-    env.setdefault("DBT_VERSION_CHECK", "false")
-    env["WAREHOUSE_PATH"] = str(warehouse_path().resolve())  # the profile's fallback is relative: pin it
-    return env
+    return env | dbt_env_vars()
 
 
 def run_dbt(
@@ -93,13 +84,92 @@ def run_dbt(
 
 
 def ensure_manifest() -> Path:
-    """`dbt parse` when the manifest the transform DAG renders from is missing or older than the project."""
+    """`dbt parse` when the manifest the transform DAG renders from is missing or older than the project: install
+    builds it; this keeps it current for whoever edits a model and runs the DAGs (`make run`, `make up`)."""
     sources = [PROJECT_DIR / "dbt_project.yml", *PROJECT_DIR.glob("models/**/*"), *PROJECT_DIR.glob("macros/**/*"),
                *PROJECT_DIR.glob("tests/**/*")]  # fmt: skip
     newest = max(p.stat().st_mtime for p in sources if p.is_file())
     if not MANIFEST.exists() or MANIFEST.stat().st_mtime < newest:
         run_dbt("parse", quiet=True)
     return MANIFEST
+
+
+class ManifestMissing(RuntimeError):
+    """The transform DAG renders from the dbt manifest, which install builds."""
+
+
+def dbt_task_group(group_id: str, as_of: str, pool: str):
+    """The dbt project as one task per model (astronomer-cosmos, rendered from the dbt manifest so parsing stays
+    fast), executed by ONE `dbt build` process (cosmos' watcher mode: a producer task in `pool` runs the build,
+    each model's task reports its result). The manifest is built at install, in CI and in the image: without it
+    the DAG does not parse, rather than take another shape."""
+    if not MANIFEST.exists():
+        raise ManifestMissing(f"{MANIFEST} is missing: run `make install` (or `python -m pipeline.dbt parse`)")
+    from cosmos import ProjectConfig
+
+    project = ProjectConfig(dbt_project_path=PROJECT_DIR, manifest_path=MANIFEST, install_dbt_deps=False)
+    # A plain local Path, not cosmos' ObjectStoragePath: reading through the latter reports lineage, which loads
+    # every Airflow plugin (cosmos' own imports FastAPI) at every parse of the DAG file.
+    project.manifest_path = MANIFEST
+    with quiet_cosmos_rendering():
+        return _dbt_task_group(group_id, as_of, pool, project)
+
+
+@contextmanager
+def quiet_cosmos_rendering():
+    """Cosmos warns, at every parse and so at the top of every transform task's log, that the on-run-start hook
+    and the exposures have no task (by design: the one build runs the hook; exposures build nothing) and
+    that OpenLineage is not installed (we do not use it)."""
+    loggers = [logging.getLogger(name) for name in ("cosmos.airflow.graph", "cosmos.operators.local")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _dbt_task_group(group_id: str, as_of: str, pool: str, project):
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, RenderConfig
+    from cosmos.constants import ExecutionMode, InvocationMode, LoadMode, TestBehavior
+
+    group = DbtTaskGroup(
+        group_id=group_id,
+        project_config=project,
+        profile_config=ProfileConfig(**PROFILE, profiles_yml_filepath=PROJECT_DIR / "profiles.yml"),
+        # AFTER_EACH, not NONE: with tests not rendered, the watcher's one `dbt build` gets `--resource-type model
+        # --resource-type seed --resource-type snapshot`, which leaves out every data test (amount_is_known too).
+        # The DAG emits one asset for the published marts, not one per model.
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH, emit_datasets=False
+        ),
+        execution_config=ExecutionConfig(
+            execution_mode=ExecutionMode.WATCHER,
+            invocation_mode=InvocationMode.SUBPROCESS,  # dbt in its own process: no DuckDB handle left in the worker
+            dbt_executable_path=dbt_executable(),
+            setup_operator_args={"pool": pool},  # only the producer (the one dbt process) writes
+        ),
+        operator_args={
+            "install_deps": False,
+            "env": {**dbt_env_vars(), AS_OF_ENV: as_of},
+            "dbt_cmd_flags": SCHEDULED_BUILD_FLAGS,
+            # Not reschedule mode: Airflow's scheduler raced those sensors (apache/airflow#71172: 7-14 of 49 model
+            # tasks failed per run while dbt succeeded). Deferrable, should a result not be there yet: the task
+            # waits in the triggerer, not in a worker slot.
+            "poke_interval": 2,
+            "deferrable": True,
+        },
+    )
+    # Each model's task reads its result once the build has finished: the producer goes before the root models.
+    # Sensors running beside the build waited in worker slots (poke), raced the scheduler (reschedule), or, under
+    # dag.test(), which runs one task at a time, deferred before the build had started and waited forever.
+    producer = next(t for t in group.get_roots() if t.task_id.endswith("dbt_producer_watcher"))
+    for root in group.get_roots():
+        if root is not producer:
+            producer >> root
+    return group
 
 
 def failures(output: str) -> str:

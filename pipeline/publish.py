@@ -32,9 +32,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.errors import ExpectedError, run_cli
-from ingest.paths import data_dir, warehouse_path
 from ingest.sql import identifier as quote_ident
 from ingest.sql import literal as quote_str
+from settings import published_dir, warehouse_path
 
 MARTS_SCHEMA = "marts"
 DB_NAME = "marts.duckdb"
@@ -49,10 +49,6 @@ TMP_MARK = ".publish-tmp-"
 # The version table dbt builds (marts.publication, one row): publishing stamps its published_at.
 PUBLICATION = "publication"
 PARQUET_BATCH_ROWS = 100_000
-
-
-def published_dir() -> Path:
-    return Path(os.environ.get("PUBLISHED_DIR", data_dir() / "published"))
 
 
 def published_db_path(out_dir: Path | None = None) -> Path:

@@ -60,7 +60,7 @@ def finance_inputs_changed() -> bool:
     import duckdb
 
     from ingest.finance import finance_inputs_dir, fingerprint_finance_inputs, last_loaded_fingerprint
-    from ingest.paths import warehouse_path
+    from settings import warehouse_path
 
     path = warehouse_path()
     if not path.exists():
@@ -94,7 +94,7 @@ def check_freshness(max_age_hours: dict[str, float]) -> dict:
     import duckdb
 
     from ingest.finance import last_loaded_fingerprint
-    from ingest.paths import warehouse_path
+    from settings import warehouse_path
 
     path = warehouse_path()
     if not path.exists():
@@ -178,9 +178,8 @@ def close_previous_month(logical_date: str) -> dict:
     import duckdb
 
     from ingest.parse import parse_instant
-    from ingest.paths import warehouse_path
     from pipeline.close import close_month, closed_months
-    from pipeline.dbt import project_vars
+    from settings import project_vars, warehouse_path
 
     local = parse_instant(logical_date, "as_of").astimezone(ZoneInfo(project_vars()["store_timezone"]))
     previous = (local.replace(day=1) - timedelta(days=1)).strftime("%Y-%m")

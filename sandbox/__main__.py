@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from ingest.paths import data_dir
 from sandbox.company import SCALES
+from settings import data_dir
 
 
 def simulation_dir(scale: str, seed: int) -> Path:

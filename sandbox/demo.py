@@ -30,12 +30,12 @@ def run_demo(sim: Path) -> None:
 
     configure()  # before anything imports airflow
     os.environ["FINANCE_INPUTS_DIR"] = str(sim / "finance")
-    from ingest.paths import warehouse_path
     from pipeline.publish import published_dir
     from pipeline.run import run_pipeline
     from sandbox.answer_key import AnswerKey
     from sandbox.pull import connections_of
     from sandbox.verify import compare
+    from settings import warehouse_path
 
     with Sandbox(sim, faults="none", rate_limits=False) as box:
         step("sandbox emulators on loopback")

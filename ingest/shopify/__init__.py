@@ -10,9 +10,9 @@ from ingest.client import Client, Page
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import RateLimit, VendorSession
-from ingest.paths import endpoint_landing_dir
 from ingest.shopify.auth import credential_for
 from ingest.shopify.graphql import Bulk, GraphQL
+from settings import endpoint_landing_dir
 
 # The newest stable quarterly version (each is supported for 12 months; a retired one is silently served by
 # the oldest supported): move it with the connection's extra.api_version, after reading the changelog.

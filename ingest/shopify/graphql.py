@@ -32,9 +32,9 @@ import msgspec
 import urllib3
 
 from ingest.http import FatalHTTPError, VendorSession
-from ingest.paths import duckdb_memory_limit
 from ingest.shopify.auth import SCOPES, missing_scope
 from ingest.sql import literal
+from settings import duckdb_memory_limit
 
 log = logging.getLogger(__name__)
 MAX_ERROR_RETRIES = 6

@@ -17,13 +17,13 @@ import pytest
 
 from ingest.connections import get_connection
 from ingest.extract import Window, extract_endpoint
-from ingest.paths import endpoint_landing_dir
 from ingest.shopify import ShopifyClient
 from ingest.shopify.graphql import RUN, BulkOperationEnded, bulk_query
 from ingest.sql import literal
 from sandbox.emulators.server import Sandbox
 from sandbox.emulators.shopify_graphql import bulk_query_refusal
 from sandbox.tables import read_table
+from settings import endpoint_landing_dir
 from tests.ingest.sandbox_truth import visible
 
 

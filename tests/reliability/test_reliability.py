@@ -31,7 +31,6 @@ import pytest
 from ingest.extract import Window, extract_all_vendors, extract_vendor
 from ingest.finance import FinanceInputError, load_finance_inputs
 from ingest.load import connect, load_all_vendors
-from ingest.paths import landing_dir, warehouse_path
 from pipeline.dbt import run_dbt
 from pipeline.publish import publish, published_dir
 from sandbox.answer_key import AnswerKey
@@ -39,6 +38,7 @@ from sandbox.calendar import DAY, US, from_us
 from sandbox.emulators.server import Sandbox
 from sandbox.pull import connections_of, load_all
 from sandbox.verify import compare
+from settings import landing_dir, warehouse_path
 from tests.ingest.sandbox_truth import assert_raw_equals_sandbox
 from tests.sandbox.world import World, t
 

@@ -15,8 +15,8 @@ def test_each_demo_scale_and_seed_has_its_own_folder_apart_from_the_pipelines(da
 
 def test_the_demo_points_every_path_at_its_folder(data_dir, monkeypatch, tmp_path):
     from ingest.identity import mirror_path
-    from ingest.paths import landing_dir, warehouse_path
     from pipeline.publish import published_dir
+    from settings import landing_dir, warehouse_path
 
     real = tmp_path / "real"
     for name in DERIVED_PATHS:  # a real pipeline's settings in the same shell; restored after the test

@@ -74,7 +74,7 @@ def test_the_month_end_close_parses_its_as_of(data_dir):
 def dbt_show(data_dir: Path, *, env_as_of: str | None = None, var_as_of: str | None = None):
     """`dbt show` of the as_of() macro alone, straight through dbt (no Python check in front of it)."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = env_with_secret(data_dir, WAREHOUSE_PATH=str(data_dir / "warehouse.duckdb"))
+    env = env_with_secret(data_dir, WAREHOUSE_PATH=str(data_dir / "warehouse.duckdb"), DUCKDB_MEMORY_LIMIT="1GB")
     env.pop("DBT_AS_OF", None)
     if env_as_of is not None:
         env["DBT_AS_OF"] = env_as_of
