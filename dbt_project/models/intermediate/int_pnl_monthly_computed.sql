@@ -8,18 +8,18 @@ with months as (select month from {{ ref('int_months_spanned') }}),
 
 attributed as (
     select
-        {{ month_label('booked_month') }} as month,  -- the marts' months are dates
+        booked_month as month,
         {%- for c in declared %}
         sum(case when campaign = '{{ c.key }}' then net_revenue end) as revenue_{{ c.key }},
         {%- endfor %}
         sum(case when row_type = 'order' then cogs end) as cogs_attributed
-    from {{ ref('fct_attributed_orders') }}
+    from {{ ref('int_attributed_revenue_booked') }}
     group by 1
 ),
 
 claims as (
-    select {{ month_label('month') }} as month, sum(amount_approved) as carrier_claims_income
-    from {{ ref('carrier_claims_monthly') }}
+    select month, sum(amount_approved) as carrier_claims_income
+    from {{ ref('int_carrier_claims_grouped') }}
     group by 1
 ),
 

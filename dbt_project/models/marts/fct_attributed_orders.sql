@@ -1,17 +1,10 @@
-{#- One row per attributed order (row_type = order, in the order's month) and one negative row per
-    refund of an attributed order (row_type = refund, in the refund's month, for its revenue reversal: §2):
-    the drill-down behind every revenue figure. A row is final once its booked month is over (a later
-    refund is a row of its own). -#}
-with attributed as (
-    select o.*, a.campaign, a.touch_ticket_id, a.touch_at, a.touch_month, a.agent_email
-    from {{ ref('int_orders_attributed') }} as a
-    inner join {{ ref('int_orders_enriched') }} as o on o.order_id = a.order_id
-)
-
+{#- The drill-down behind every revenue figure (int_attributed_revenue_booked, which the P&L sums): one row per
+    attributed order and one negative row per refund of one. A row is final once its booked month is over (a
+    later refund is a row of its own). -#}
 select
     order_id,
-    'order' as row_type,
-    cast(null as bigint) as refund_id,
+    row_type,
+    refund_id,
     order_name,
     customer_key,
     campaign,
@@ -20,40 +13,11 @@ select
     touch_at,
     {{ month_date('touch_month') }} as touch_month,
     order_at,
-    {{ month_date('order_month') }} as booked_month,
+    {{ month_date('booked_month') }} as booked_month,
     currency,
-    cast(subtotal_original as decimal(18, 2)) as amount_original,
-    cast(net_revenue as decimal(18, 2)) as net_revenue,
-    cast(cogs as decimal(18, 2)) as cogs,
+    amount_original,
+    net_revenue,
+    cogs,
     '{{ var("rule_version") }}' as rule_version,
-    {{ finality_columns(add_months(month_start('order_month'), 1)) }}
-from attributed
-
-union all
-
-select
-    a.order_id,
-    'refund' as row_type,
-    r.refund_id,
-    a.order_name,
-    a.customer_key,
-    a.campaign,
-    a.agent_email,
-    a.touch_ticket_id,
-    a.touch_at,
-    {{ month_date('a.touch_month') }} as touch_month,
-    a.order_at,
-    {{ month_date('r.refund_month') }} as booked_month,
-    r.currency,
-    {%- if var('rule_version') == 'v1' %}  {#- v1 reversed the whole money returned, tax and shipping included #}
-    cast(-r.money_returned_original as decimal(18, 2)) as amount_original,
-    cast(-r.money_returned as decimal(18, 2)) as net_revenue,
-    {%- else %}
-    cast(-r.revenue_reversal_original as decimal(18, 2)) as amount_original,
-    cast(-r.revenue_reversal as decimal(18, 2)) as net_revenue,
-    {%- endif %}
-    cast(0 as decimal(18, 2)) as cogs,
-    '{{ var("rule_version") }}' as rule_version,
-    {{ finality_columns(add_months(month_start('r.refund_month'), 1)) }}
-from attributed as a
-inner join {{ ref('int_refunds_booked') }} as r on r.order_id = a.order_id
+    {{ finality_columns(add_months(month_start('booked_month'), 1)) }}
+from {{ ref('int_attributed_revenue_booked') }}
