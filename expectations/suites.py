@@ -18,6 +18,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from expectations.reconciliation import local_month, reconciliation_sql
 from ingest.sql import literal
 from settings import project_vars
 
@@ -333,16 +334,6 @@ FINANCE: tuple[Dataset, ...] = (
 # --- marts ---------------------------------------------------------------------------------------
 
 
-def local_month(ts: str) -> str:
-    return f"strftime(timezone({literal(project_vars()['store_timezone'])}, {ts}), '%Y-%m')"
-
-
-def to_reporting(amount: str, currency: str, rate: str) -> str:
-    """Rounded to the cent per amount, like the ledger (§2)."""
-    reporting = project_vars()["reporting_currency"]
-    return f"case when {currency} = {literal(reporting)} then {amount} else round({amount} * {rate}, 2) end"
-
-
 PNL_SQL = """
 select month, gross_profit, net_contribution, is_profit_center,
        list_sum(list_value(*columns('^revenue_'))) - cogs_attributed as revenue_minus_cogs,
@@ -395,95 +386,6 @@ select f.order_id, any_value(f.order_name) as order_name,
 from marts.fct_attributed_orders as f
 left join intermediate.int_orders_enriched as l using (order_id)
 group by f.order_id
-"""
-
-
-def reconciliation_sql() -> str:
-    """Per month: mart totals against totals computed here from the raw JSON (and the finance fx rates),
-    sharing no SQL with dbt. Attributed revenue and refunds use the marts' set of attributed orders;
-    the amounts, months, test/cancelled flags and conversions come from raw."""
-    fx = "raw_finance.fx_rates"
-    return f"""
-with attributed as (select distinct order_id from marts.fct_attributed_orders where row_type = 'order'),
-orders as materialized (  -- the attributed orders, the only ones read below: every record's id parsed once, not
-                          -- once per reader (inlined, the CTE scanned and parsed all orders twice)
-    select order_id, record, json_extract_string(record, '$.currencyCode') as currency
-    from (select cast(json_extract_string(o.record, '$.legacyResourceId') as bigint) as order_id, o.record
-          from raw_shopify.orders as o)
-    where order_id in (select order_id from attributed)
-),
-order_revenue as (
-    select {local_month("cast(json_extract_string(record, '$.createdAt') as timestamptz)")} as month,
-           cast(json_extract_string(record, '$.subtotalPriceSet.shopMoney.amount') as decimal(18, 2)) as amount,
-           currency
-    from orders
-    where order_id in (select order_id from attributed)
-      and coalesce(cast(json_extract_string(record, '$.test') as boolean), false) = false
-      and json_extract_string(record, '$.cancelledAt') is null
-),
-refunds as (
-    select o.currency, unnest(json_extract(o.record, '$.refunds[*]')) as refund
-    from orders as o where o.order_id in (select order_id from attributed)
-),
-refund_totals as (  -- §2: money returned (successful refund transactions) and revenue reversal (rule version 2:
-                   -- goods pre-tax plus refund_discrepancy adjustments, negative when money goes back);
-                   -- GraphQL: shop money, statuses upper case, children as connections' nodes
-    select {local_month("cast(json_extract_string(refund, '$.createdAt') as timestamptz)")} as month, currency,
-           coalesce((select sum(cast(json_extract_string(t, '$.amountSet.shopMoney.amount') as decimal(18, 2)))
-                     from unnest(json_extract(refund, '$.transactions.nodes[*]')) as u(t)
-                     where lower(json_extract_string(t, '$.kind')) = 'refund'
-                       and lower(json_extract_string(t, '$.status')) = 'success'), 0) as returned,
-           coalesce((select sum(cast(json_extract_string(li, '$.subtotalSet.shopMoney.amount') as decimal(18, 2)))
-                     from unnest(json_extract(refund, '$.refundLineItems.nodes[*]')) as u(li)), 0)
-           - coalesce((select sum(cast(json_extract_string(a, '$.amountSet.shopMoney.amount') as decimal(18, 2)))
-                       from unnest(json_extract(refund, '$.orderAdjustments.nodes[*]')) as u(a)
-                       where lower(json_extract_string(a, '$.reason')) = 'refund_discrepancy'), 0) as reversal
-    from refunds
-),
-refund_amounts as (  -- a refund that returned nothing is not booked; v1 reversed the money returned
-    select month, currency,
-           -(case when (select max(rule_version) from marts.fct_attributed_orders) = 'v1' then returned
-                  else reversal end) as amount
-    from refund_totals
-    where returned <> 0
-),
-claims as (
-    select lower(trim(json_extract_string(record, '$.status'))) as status,
-           {local_month("cast(json_extract_string(record, '$.status_timestamp') as timestamptz)")} as month,
-           cast(json_extract_string(record, '$.requested_amount') as decimal(18, 2)) as requested,
-           cast(json_extract_string(record, '$.approved_amount') as decimal(18, 2)) as approved
-    from raw_easypost.claims
-    where lower(trim(json_extract_string(record, '$.mode'))) = 'production'
-      and lower(trim(json_extract_string(record, '$.status'))) <> 'cancelled'
-),
-raw_totals as (
-    select 'attributed order revenue' as measure, r.month,
-           sum({to_reporting("r.amount", "r.currency", "fx.rate_to_reporting")}) as total
-    from order_revenue as r left join {fx} as fx on fx.month = r.month and fx.currency = r.currency group by all
-    union all
-    select 'attributed refunds', r.month, sum({to_reporting("r.amount", "r.currency", "fx.rate_to_reporting")})
-    from refund_amounts as r left join {fx} as fx on fx.month = r.month and fx.currency = r.currency group by all
-    union all
-    select 'claims approved amount', month, coalesce(sum(approved) filter (where status in
-           ('approved', 'approved_partial')), 0) from claims group by all
-    union all
-    select 'claims requested amount', month, sum(requested) from claims group by all
-),
-mart_totals as (
-    select 'attributed order revenue' as measure, strftime(booked_month, '%Y-%m') as month, sum(net_revenue) as total
-    from marts.fct_attributed_orders where row_type = 'order' group by all
-    union all
-    select 'attributed refunds', strftime(booked_month, '%Y-%m'), sum(net_revenue)
-    from marts.fct_attributed_orders where row_type = 'refund' group by all
-    union all
-    select 'claims approved amount', strftime(month, '%Y-%m'), sum(amount_approved)
-    from marts.carrier_claims_monthly group by all
-    union all
-    select 'claims requested amount', strftime(month, '%Y-%m'), sum(amount_requested)
-    from marts.carrier_claims_monthly group by all
-)
-select measure, month, coalesce(m.total, 0) as mart_total, coalesce(r.total, 0) as raw_total
-from mart_totals as m full outer join raw_totals as r using (measure, month)
 """
 
 
