@@ -68,7 +68,7 @@
 
 {#- One row per element of a list column (from unpack_json), named `alias`, with its 1-based position when
     `position` names a column: `select order_id, {{ list_elements('line_items', 'line', 'line_position') }} from orders`.
-    In the select list: a lateral `unnest ... with ordinality` took 25 s for 7 M order lines, this 0.9 s. -#}
+    In the select list, not a lateral `unnest ... with ordinality`, which DuckDB plans far slower. -#}
 {% macro list_elements(list_column, alias, position=none) -%}
     unnest({{ list_column }}) as {{ alias }}
     {%- if position %}, unnest(generate_series(1, len({{ list_column }}))) as {{ position }}{% endif %}

@@ -40,7 +40,7 @@
 {#- The instant the data describes: var as_of (unit tests), else env DBT_AS_OF (the pipeline passes its run's
     instant this way: a changed var makes dbt re-parse the whole project), else now. The env var is read only
     when executing: read while parsing, dbt records it, and every run's new instant re-parsed the files using
-    it and rewrote the manifest (1.5-3 s of each daily build). -#}
+    it and rewrote the manifest in each daily build. -#}
 {#- The value is checked against ISO 8601 before it is spliced into SQL: var and env reach this macro without
     passing through the pipeline's Python parser (a quote in the value would otherwise end the literal). -#}
 {% macro as_of() -%}
