@@ -133,3 +133,37 @@ def test_the_finance_pack_equals_the_marts(tiny, data_dir):
     recon = list(book["reconciliation"].iter_rows(values_only=True))[1:]
     assert len(recon) >= 5 and all(r[4] for r in recon), recon  # every mart total equals its source total
     assert (pack / "pnl.csv").read_text().count("\n") == 12  # header + 11 lines
+
+
+def test_the_pack_and_the_gate_reconcile_to_the_sources_with_one_query(tiny, data_dir):
+    """One reconciliation (expectations/reconciliation.py): a source total changed after the build shows as the
+    same difference in the marts gate's query and in the finance pack's reconciliation sheet; the pack also puts
+    the ledgers (here the CS costs) beside their sources."""
+    from expectations.reconciliation import local_month, reconciliation_sql
+    from pipeline.close import pack_tables
+
+    warehouse = data_dir / "warehouse.duckdb"
+    pull_and_build(tiny)
+    con = duckdb.connect(str(warehouse))
+    try:
+        gate = f"SELECT month, mart_total - raw_total FROM ({reconciliation_sql()}) WHERE measure = ?"
+        assert all(d == 0 for _, d in con.execute(gate, ["claims requested amount"]).fetchall())
+        month, claim = con.execute(
+            f"""SELECT {local_month("CAST(record->>'status_timestamp' AS TIMESTAMPTZ)")}, id FROM raw_easypost.claims
+                WHERE record->>'mode' = 'production' AND record->>'status' <> 'cancelled' ORDER BY id LIMIT 1"""
+        ).fetchall()[0]
+        con.execute(
+            """UPDATE raw_easypost.claims
+               SET record = json_merge_patch(record, json_object('requested_amount',
+                            CAST(CAST(record->>'requested_amount' AS DECIMAL(18, 2)) + 1.25 AS VARCHAR)))
+               WHERE id = ?""",
+            [claim],
+        )
+        con.execute("UPDATE raw_finance.cs_costs SET amount = amount + 1 WHERE month = ?", [month])
+        assert dict(con.execute(gate, ["claims requested amount"]).fetchall())[month] == Decimal("-1.25")
+        sheet = {row[0]: row[1:] for row in pack_tables(con, month)["reconciliation"][1]}
+    finally:
+        con.close()
+    assert sheet["claims requested amount vs source"][2:] == (Decimal("-1.25"), False)
+    assert sheet["CS cost lines vs source"][3] is False
+    assert sheet["attributed order revenue vs source"][3] is True
