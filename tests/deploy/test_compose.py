@@ -259,6 +259,7 @@ def test_the_dags_and_the_code_are_in_the_image_where_airflow_and_python_look(se
     for package in ("dags", "ingest", "pipeline", "expectations", "dbt_project", "sandbox"):
         assert (REPO / package).is_dir()
         assert copies[package] == f"{project}/{package}", f"{package}/ is not copied beside the others"
+    assert copies["settings.py"] == f"{project}/settings.py"  # every package reads it
     # pipeline.dbt finds dbt_project/ next to pipeline/: the repo layout is kept
     assert copies["pipeline"].rsplit("/", 1)[0] == copies["dbt_project"].rsplit("/", 1)[0] == project
 
