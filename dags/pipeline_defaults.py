@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 
 from airflow.sdk import Asset
 
+from ingest.sources import vendors  # the source declarations: light by design, no client or driver imported
+
 # 1 slot: every task that opens the warehouse runs in it, readers too: DuckDB locks the file per process,
 # so a reader beside a writer fails one of them ("Could not set lock on file")
 WRITER_POOL = "duckdb_writer"
 
-# vendor -> default schedule; override with SCHEDULE_<VENDOR> (a cron or preset)
-VENDOR_SCHEDULES = {"gorgias": "@hourly", "shopify": "@hourly", "recharge": "@daily", "easypost": "@daily"}
-# vendor -> hours without a successful load before the freshness check alerts; FRESHNESS_<VENDOR>_HOURS
-FRESHNESS_HOURS = {"gorgias": 3, "shopify": 3, "recharge": 30, "easypost": 30}
+# vendor -> default schedule, from its declaration (ingest/sources); override with SCHEDULE_<VENDOR>
+VENDOR_SCHEDULES = {name: vendor.schedule for name, vendor in vendors().items()}
 
 START_DATE = datetime.fromisoformat(os.environ.get("PIPELINE_START_DATE", "2026-01-01")).replace(tzinfo=UTC)
 CLOSE_DAY = int(os.environ.get("CLOSE_DAY_OF_MONTH", "5"))  # the month-end close runs on this day
@@ -35,10 +35,6 @@ def schedule_for(vendor: str):
     from airflow.timetables.interval import CronDataIntervalTimetable
 
     return CronDataIntervalTimetable(os.environ.get(f"SCHEDULE_{vendor.upper()}", VENDOR_SCHEDULES[vendor]), "UTC")
-
-
-def freshness_hours() -> dict[str, float]:
-    return {v: float(os.environ.get(f"FRESHNESS_{v.upper()}_HOURS", h)) for v, h in FRESHNESS_HOURS.items()}
 
 
 def conf_as_of(conf: dict | None, asset_events=None) -> str:
