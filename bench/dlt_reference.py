@@ -4,7 +4,7 @@ time has an off-the-shelf reference. Standalone (stdlib + dlt, run in .venv-dlt/
     .venv-dlt/bin/python bench/dlt_reference.py --out /tmp/dlt.duckdb
 
 Reads the AIRFLOW_CONN_{GORGIAS,RECHARGE,SHOPIFY,EASYPOST}_DEFAULT connections our ingest reads and loads every
-endpoint ingest/<vendor>/ declares (same paths, page sizes and fixed params; a full extraction) with dlt's
+endpoint ingest/sources/<vendor>.py declares (same paths, page sizes and fixed params; a full extraction) with dlt's
 rest_api source: one root table per endpoint, `<vendor>_<entity>` in schema `raw`, all in one pipeline whose
 resources extract in parallel. Normalization is dlt's default (nested lists become child tables): what a peer
 user gets. Load files are Parquet, as dlt's DuckDB docs advise: the default INSERT VALUES files did not finish
@@ -27,7 +27,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 STARTED = time.monotonic()  # the wall time counts dlt's import too: a peer user pays it
 
-# Mirrors the declarations in ingest/<vendor>/__init__.py (path, envelope, page size, fixed params of the first
+# Mirrors the declarations in ingest/sources/<vendor>.py (path, envelope, page size, fixed params of the first
 # request); kept by hand because this script cannot import the project. Gorgias reads newest first by the
 # endpoint's order field, Recharge always sorts by updated_at (as our clients do on a full extraction).
 ENDPOINTS: dict[str, list[tuple[str, str, str, dict]]] = {

@@ -9,15 +9,14 @@ from datetime import timedelta
 from airflow.sdk import Asset
 
 import settings
+from ingest.sources import vendors  # the source declarations: light by design, no client or driver imported
 
 # 1 slot: every task that opens the warehouse runs in it, readers too: DuckDB locks the file per process,
 # so a reader beside a writer fails one of them ("Could not set lock on file")
 WRITER_POOL = "duckdb_writer"
 
-# vendor -> default schedule; override with SCHEDULE_<VENDOR> (a cron or preset)
-VENDOR_SCHEDULES = {"gorgias": "@hourly", "shopify": "@hourly", "recharge": "@daily", "easypost": "@daily"}
-# vendor -> hours without a successful load before the freshness check alerts; FRESHNESS_<VENDOR>_HOURS
-FRESHNESS_HOURS = {"gorgias": 3, "shopify": 3, "recharge": 30, "easypost": 30}
+# vendor -> default schedule, from its declaration (ingest/sources); override with SCHEDULE_<VENDOR>
+VENDOR_SCHEDULES = {name: vendor.schedule for name, vendor in vendors().items()}
 
 START_DATE = settings.start_date()
 CLOSE_DAY = settings.close_day_of_month()  # the month-end close runs on this day
@@ -35,10 +34,6 @@ def schedule_for(vendor: str):
     from airflow.timetables.interval import CronDataIntervalTimetable
 
     return CronDataIntervalTimetable(settings.vendor_schedule(vendor, VENDOR_SCHEDULES[vendor]), "UTC")
-
-
-def freshness_hours() -> dict[str, float]:
-    return {v: settings.freshness_hours(v, h) for v, h in FRESHNESS_HOURS.items()}
 
 
 def conf_as_of(conf: dict | None, asset_events=None) -> str:

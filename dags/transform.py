@@ -21,7 +21,6 @@ from pipeline_defaults import (
     RAW_ASSETS,
     WRITER_POOL,
     conf_as_of,
-    freshness_hours,
 )
 
 
@@ -39,7 +38,7 @@ def transform() -> None:
     def check_freshness() -> dict:
         from pipeline.tasks import check_freshness
 
-        return check_freshness(freshness_hours())
+        return check_freshness()
 
     @task(pool=WRITER_POOL)
     def raw_quality_gate() -> dict:

@@ -4,9 +4,10 @@ Each suite validates one dataframe, read by SQL through a read-only DuckDB conne
 datasource is broken on DuckDB). Money stays exact: DECIMAL columns arrive as `Decimal` objects
 (DuckDB -> Arrow -> pandas) and are compared with equality, never with a float tolerance.
 
-- Raw suites: one `RawEntity` per vendor entity (which JSON fields are required, codes and their
-  allowed values, timestamps that must be plausible, money the vendor guarantees non-negative); the
-  SQL and the expectations are generated from it. Finance inputs are typed tables with a few checks.
+- Raw suites: one per source entity, read from its declaration (ingest/sources: which JSON fields are
+  required, statuses and their allowed values, timestamps that must be plausible, money the vendor
+  guarantees non-negative); the SQL and the expectations are generated from it.
+  Finance inputs are typed tables with a few checks.
 - Mart suites: a query and its checks per property (the P&L identity, rates, funnel order, month
   coverage, attributed revenue within the ledger, reconciliation with the raw layer, source history: a month
   marked complete reconciles its renewals with the Shopify renewal orders).
@@ -19,6 +20,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from expectations.reconciliation import local_month, reconciliation_sql
+from ingest import finance
+from ingest.endpoints import Endpoint
+from ingest.finance import FileSpec
+from ingest.sources import endpoints
 from ingest.sql import literal
 from settings import project_vars
 
@@ -55,6 +60,11 @@ class Dataset:
     def row_local(self) -> bool:
         """Every check judges one row alone, so the rows may be validated in chunks."""
         return not any(c.expectation in ROW_SET_EXPECTATIONS for c in self.checks)
+
+
+def _number(value: Any) -> int | float:
+    """A declared bound as GX's kwargs hold it (JSON numbers): bounds are whole or short fractions."""
+    return int(value) if value == int(value) else float(value)
 
 
 # --- the vocabulary of checks --------------------------------------------------------------------
@@ -99,143 +109,47 @@ def equal(a: str, b: str, description: str | None = None) -> Check:
 
 @dataclass(frozen=True)
 class RawEntity:
-    """A raw table `raw_<vendor>.<entity>` (id, updated_at, extracted_at, run_id, record: the JSON text).
-
-    Fields are JSON paths in `record` (a column is the path with `.` -> `_`). Codes are compared the
-    way staging reads them (trimmed, lower case)."""
+    """A raw table `raw_<vendor>.<entity>` (id, updated_at, extracted_at, run_id, record: the JSON text) as the
+    gate reads its source declaration (ingest/sources): the scalar paths of it (a path through a list is
+    landing's alone). A column is the path with `.` -> `_`; statuses are compared the way staging reads
+    them (trimmed, lower case)."""
 
     table: str
     required: tuple[str, ...] = ()
     codes: dict[str, tuple[str, ...]] = field(default_factory=dict)
     timestamps: tuple[str, ...] = ()  # instants that happened: parseable, after 2010, not after extraction
+    scheduled: tuple[str, ...] = ()  # instants that may lie ahead: parseable
     money: tuple[str, ...] = ()  # parseable decimals the vendor guarantees non-negative
     ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # whole numbers within bounds
     key: str = "id"  # the path of the record's id, the table's id column (Shopify GraphQL: legacyResourceId)
+
+    @classmethod
+    def of(cls, ep: Endpoint) -> RawEntity:
+        def scalar(paths) -> tuple[str, ...]:
+            return tuple(p for p in paths if "[]" not in p)
+
+        return cls(
+            ep.table,
+            required=scalar(ep.required),
+            codes={p: tuple(sorted(v.lower() for v in values)) for p, values in ep.enums.items() if "[]" not in p},
+            timestamps=scalar(ep.timestamps),
+            scheduled=scalar(ep.scheduled),
+            money=scalar(p for p in ep.money if p not in ep.signed),
+            ranges=dict(ep.ranges),
+            key=ep.key,
+        )
 
     def column(self, path: str) -> str:
         return path.replace(".", "_")
 
     def paths(self) -> list[str]:
-        seen = dict.fromkeys([self.key, *self.required, *self.codes, *self.timestamps, *self.money, *self.ranges])
+        seen = dict.fromkeys(
+            [self.key, *self.required, *self.codes, *self.timestamps, *self.scheduled, *self.money, *self.ranges]
+        )
         return list(seen)
 
 
-TRACKER_STATUSES = ("unknown", "pre_transit", "in_transit", "out_for_delivery", "delivered",
-                    "available_for_pickup", "return_to_sender", "failure", "cancelled", "error")  # fmt: skip
-CHARGE_STATUSES = ("success", "error", "queued", "skipped", "refunded", "partially_refunded", "pending",
-                   "pending_manual_payment")  # fmt: skip
-FINANCIAL_STATUSES = ("pending", "authorized", "partially_paid", "paid", "partially_refunded", "refunded",
-                      "voided")  # fmt: skip
-
-RAW_ENTITIES: tuple[RawEntity, ...] = (
-    RawEntity(
-        "raw_gorgias.tickets",
-        required=("created_datetime", "updated_datetime", "status"),
-        codes={"status": ("open", "closed")},
-        timestamps=("created_datetime", "updated_datetime", "closed_datetime", "trashed_datetime"),
-    ),
-    RawEntity(
-        "raw_gorgias.messages",
-        required=("ticket_id", "from_agent", "public", "created_datetime"),
-        timestamps=("created_datetime", "sent_datetime", "failed_datetime"),
-    ),
-    RawEntity(
-        "raw_gorgias.customers",
-        required=("created_datetime", "updated_datetime"),
-        timestamps=("created_datetime", "updated_datetime"),
-    ),
-    RawEntity(
-        "raw_gorgias.users",
-        required=("email", "role.name"),
-        codes={"role.name": ("admin", "agent", "basic-agent", "lite-agent", "observer-agent", "internal-agent", "bot")},
-        timestamps=("created_datetime", "updated_datetime"),
-    ),
-    RawEntity("raw_gorgias.tags", required=("name",), timestamps=("created_datetime", "deleted_datetime")),
-    RawEntity(
-        "raw_gorgias.satisfaction_surveys",
-        required=("ticket_id",),
-        timestamps=("created_datetime", "sent_datetime", "scored_datetime"),
-        ranges={"score": (1, 5)},
-    ),
-    RawEntity(
-        "raw_recharge.customers",
-        required=("email", "created_at", "updated_at"),
-        timestamps=("created_at", "updated_at"),
-    ),
-    RawEntity(
-        "raw_recharge.subscriptions",
-        required=("customer_id", "status", "created_at", "updated_at"),
-        codes={"status": ("active", "cancelled", "expired")},
-        timestamps=("created_at", "updated_at", "cancelled_at"),
-        money=("price",),
-    ),
-    RawEntity(
-        "raw_recharge.charges",
-        required=("customer.id", "type", "status", "scheduled_at", "created_at", "updated_at", "currency"),
-        codes={
-            "status": CHARGE_STATUSES,
-            "type": ("recurring", "checkout"),
-        },
-        timestamps=("created_at", "updated_at", "processed_at", "last_charge_attempt"),
-        money=("subtotal_price", "total_price", "total_tax", "total_discounts", "total_refunds"),
-    ),
-    RawEntity(
-        "raw_recharge.orders",
-        required=("charge.id", "type", "status", "created_at", "updated_at"),
-        codes={"status": ("success", "error", "queued", "cancelled")},
-        timestamps=("created_at", "updated_at", "processed_at"),
-        money=("total_price",),
-    ),
-    RawEntity(  # GraphQL (vendor-apis.md §3a): money in shop money, statuses upper case (compared lower)
-        "raw_shopify.orders",
-        key="legacyResourceId",
-        required=(
-            "name",
-            "createdAt",
-            "updatedAt",
-            "currencyCode",
-            "subtotalPriceSet.shopMoney.amount",
-            "displayFinancialStatus",
-        ),
-        codes={
-            "displayFinancialStatus": (*FINANCIAL_STATUSES, "expired"),
-            "cancelReason": ("customer", "fraud", "inventory", "declined", "other", "staff"),
-        },
-        timestamps=("createdAt", "updatedAt", "processedAt", "cancelledAt"),
-        money=tuple(
-            f"{f}.shopMoney.amount" for f in ("subtotalPriceSet", "totalPriceSet", "totalDiscountsSet", "totalTaxSet")
-        ),
-    ),
-    RawEntity(
-        "raw_shopify.customers",
-        key="legacyResourceId",
-        required=("createdAt", "updatedAt"),
-        codes={"state": ("disabled", "invited", "enabled", "declined")},
-        timestamps=("createdAt", "updatedAt"),
-    ),
-    RawEntity(
-        "raw_easypost.shipments",
-        required=("mode", "created_at", "updated_at"),
-        codes={
-            "mode": ("test", "production"),
-            "status": TRACKER_STATUSES,
-            "refund_status": ("submitted", "refunded", "rejected"),
-        },
-        timestamps=("created_at", "updated_at"),
-        money=("selected_rate.rate",),
-    ),
-    RawEntity(
-        "raw_easypost.claims",
-        required=("mode", "type", "status", "shipment_id", "requested_amount", "status_timestamp"),
-        codes={
-            "mode": ("test", "production"),
-            "type": ("damage", "loss", "theft"),
-            "status": ("submitted", "in_review", "approved", "approved_partial", "rejected", "cancelled"),
-        },
-        timestamps=("created_at", "updated_at", "status_timestamp"),
-        money=("requested_amount", "approved_amount", "insurance_amount"),
-    ),
-)
+RAW_ENTITIES: tuple[RawEntity, ...] = tuple(RawEntity.of(ep) for ep in endpoints())
 
 
 def raw_sql(e: RawEntity, after_load: int = -1) -> str:
@@ -248,7 +162,7 @@ def raw_sql(e: RawEntity, after_load: int = -1) -> str:
     typed, bad = [], []
     for i, p in enumerate(paths, start=1):
         text, col = f"f[{i}]", e.column(p)
-        if p in e.timestamps:
+        if p in e.timestamps or p in e.scheduled:
             expr = f"try_cast({text} as timestamptz)"
         elif p in e.money:
             expr = f"try_cast({text} as decimal(18, 2))"
@@ -295,40 +209,42 @@ def raw_checks(e: RawEntity) -> tuple[Check, ...]:
     return tuple(checks)
 
 
-FINANCE: tuple[Dataset, ...] = (
-    Dataset(
-        "raw_finance.cs_costs", "raw", "raw_finance.cs_costs",
-        "select source_line, month, cost_type, amount, currency, coalesce(note, '') as note from raw_finance.cs_costs",
-        ("source_line",),
-        (unique("month", "cost_type", "note"), in_set("cost_type", ("staffing", "platform", "other")),
-         Check("ExpectColumnValuesToMatchRegex", {"column": "month", "regex": r"^\d{4}-(?:0[1-9]|1[0-2])$"}),
-         not_null("amount"), not_null("currency")),
-    ),
-    Dataset(
-        "raw_finance.fx_rates", "raw", "raw_finance.fx_rates",
-        "select source_line, month, currency, rate_to_reporting from raw_finance.fx_rates",
-        ("source_line",),
-        (unique("month", "currency"), between("rate_to_reporting", 0, strict_min=True)),
-    ),
-    Dataset(
-        "raw_finance.product_costs", "raw", "raw_finance.product_costs",
-        "select source_line, sku, valid_from, unit_cost, currency from raw_finance.product_costs",
-        ("source_line",),
-        (unique("sku", "valid_from"), between("unit_cost", 0), not_null("currency")),
-    ),
-    Dataset(
-        "raw_finance.agent_coupons", "raw", "raw_finance.agent_coupons",
-        "select source_line, lower(code) as code, agent_email, valid_from, valid_to from raw_finance.agent_coupons",
-        ("source_line",),
-        (unique("code", "valid_from"), at_least("valid_to", "valid_from", "a coupon ends after it starts")),
-    ),
-    Dataset(
-        "raw_finance.cs_settings", "raw", "raw_finance.cs_settings",
-        "select source_line, setting, value, valid_from from raw_finance.cs_settings",
-        ("source_line",),
-        (unique("setting", "valid_from"), in_set("setting", ("refund_share",)), between("value", 0, 1)),
-    ),
-)  # fmt: skip
+def finance_dataset(spec: FileSpec) -> Dataset:
+    """A finance file's suite, from its declaration (ingest/finance.py `FileSpec`, which the loader enforces
+    row by row): its key unique, required columns present, allowed values, months, minimums and the row checks
+    again on the loaded table. Keys compare as the loader compares them (codes case-insensitively, an empty
+    optional column as '')."""
+    columns, checks = [], [unique(*spec.key)]
+    for c in spec.columns:
+        expr = f"lower({c.name})" if c.key_casefold else c.name
+        if not c.required and c.name in spec.key:
+            expr = f"coalesce({c.name}, '')"
+        columns.append(c.name if expr == c.name else f"{expr} as {c.name}")
+        checks += [not_null(c.name)] if c.required else []
+        checks += [in_set(c.name, c.values)] if c.kind == "enum" else []
+        checks += (
+            [Check("ExpectColumnValuesToMatchRegex", {"column": c.name, "regex": MONTH})] if c.kind == "month" else []
+        )
+        if c.minimum is not None:
+            checks.append(between(c.name, _number(c.minimum), strict_min=c.minimum_exclusive or None))
+    for row_check in spec.row_checks:
+        checks += FINANCE_ROW_CHECKS[row_check]
+    sql = f"select source_line, {', '.join(columns)} from {spec.table_name}"
+    return Dataset(spec.table_name, "raw", spec.table_name, sql, ("source_line",), tuple(checks))
+
+
+MONTH = r"^\d{4}-(?:0[1-9]|1[0-2])$"
+# The loader's row checks (Python on each row) as the gate's expectations on the table.
+FINANCE_ROW_CHECKS = {
+    finance.valid_to_not_before_valid_from: [at_least("valid_to", "valid_from", "a coupon ends after it starts")],
+    finance.setting_in_range: [
+        between("value", _number(low), _number(high), row_condition=("setting", name))
+        for name, (low, high) in finance.SETTING_RANGES.items()
+    ],
+}
+
+
+FINANCE: tuple[Dataset, ...] = tuple(finance_dataset(spec) for spec in finance.SPECS)
 
 
 # --- marts ---------------------------------------------------------------------------------------

@@ -1,7 +1,9 @@
-"""An endpoint is a declaration: where it lives, its key, its version time, how it pages, what is valid.
+"""A source entity is a declaration: where it lives, its key, its version time, how it pages, what is valid.
 
-Vendor packages declare their endpoints with `Endpoint(...)`; the shared extractor, validator
-and loader read these declarations, so a new endpoint is a few lines, not a new module.
+`ingest/sources/<vendor>.py` declares a vendor (`Vendor`) and its endpoints (`Endpoint`). Everything else
+reads these: landing validation (below), the loader, the raw quality gate (expectations/suites.py), the
+dbt sources YAML and its freshness (ingest/dbt_sources.py), the extraction DAGs and `pipeline.run`.
+Light on purpose (no third-party import): DAG files read the vendor list at every parse.
 """
 
 from __future__ import annotations
@@ -25,13 +27,41 @@ class Endpoint:
     order_field: str = ""  # the field a server-side sort / stop condition uses (vendor specific)
     params: dict = field(default_factory=dict)  # fixed query parameters of the first request
     required: tuple[str, ...] = ()
-    timestamps: tuple[str, ...] = ()
-    money: tuple[str, ...] = ()
-    enums: dict[str, frozenset[str]] = field(default_factory=dict)
+    timestamps: tuple[str, ...] = ()  # instants that happened: parseable, and (raw gate) not before 2010 nor ahead
+    scheduled: tuple[str, ...] = ()  # instants that may lie ahead (a charge's scheduled date): parseable only
+    money: tuple[str, ...] = ()  # parseable decimals, non-negative unless also in `signed`
+    signed: tuple[str, ...] = ()  # money that may be negative (an adjustment giving money back)
+    enums: dict[str, frozenset[str]] = field(default_factory=dict)  # allowed statuses, in the vendor's spelling
+    ranges: dict[str, tuple[int, int]] = field(default_factory=dict)  # whole numbers within bounds (raw gate)
 
     @property
     def name(self) -> str:
         return f"{self.vendor}.{self.entity}"
+
+    @property
+    def table(self) -> str:
+        return f"raw_{self.vendor}.{self.entity}"
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """One vendor: its extraction DAG, connection, paging client and how fresh its data must be."""
+
+    name: str  # lands in raw_<name>; its DAG is extract_<name>
+    description: str  # the dbt source's description
+    client: str  # "module:Class" of its paging client (imported only by what extracts)
+    schedule: str  # its extraction DAG's default cron or preset; SCHEDULE_<NAME> overrides
+    freshness_hours: int  # hours without a successful load of an endpoint before the freshness check fails
+    endpoints: tuple[Endpoint, ...]
+
+    @property
+    def conn_id(self) -> str:
+        return f"{self.name}_default"
+
+    @property
+    def conn_env(self) -> str:
+        """The environment variable that holds its connection (Airflow's AIRFLOW_CONN_<CONN_ID>)."""
+        return f"AIRFLOW_CONN_{self.conn_id.upper()}"
 
 
 def _lit(text: str) -> str:
@@ -107,7 +137,7 @@ def validation_sql(ep: Endpoint, source: str) -> str:
             else f"{val(path)} IS NULL"
         )
         cases.append(f"WHEN {missing} THEN {_lit(f'missing required field {path!r}')}")
-    for paths_of_kind, kind in ((ep.timestamps, "timestamp"), (ep.money, "amount")):
+    for paths_of_kind, kind in (((*ep.timestamps, *ep.scheduled), "timestamp"), (ep.money, "amount")):
         for path in paths_of_kind:
             cond, value = first_bad(path, _BAD[kind])
             cases.append(f"WHEN {cond} THEN {_lit(f'field {path!r}: unparseable {kind} ')} || {value}")

@@ -132,14 +132,18 @@ class FileSpec:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
+    @property
+    def table_name(self) -> str:
+        return f"{RAW_SCHEMA}.{self.table}"
 
-def _valid_to_not_before_valid_from(row: dict[str, Any], raw: dict[str, str]) -> Iterable[Problem]:
+
+def valid_to_not_before_valid_from(row: dict[str, Any], raw: dict[str, str]) -> Iterable[Problem]:
     start, end = row.get("valid_from"), row.get("valid_to")
     if start is not None and end is not None and end < start:
         yield Problem("valid_to", raw["valid_to"], f"is before valid_from {raw['valid_from']!r}")
 
 
-def _setting_in_range(row: dict[str, Any], raw: dict[str, str]) -> Iterable[Problem]:
+def setting_in_range(row: dict[str, Any], raw: dict[str, str]) -> Iterable[Problem]:
     name, value = row.get("setting"), row.get("value")
     if name in SETTING_RANGES and value is not None:
         low, high = SETTING_RANGES[name]
@@ -176,7 +180,7 @@ SPECS: tuple[FileSpec, ...] = (
             date_col("valid_to", required=False),  # empty = open-ended
         ),
         key=("code", "valid_from"),
-        row_checks=(_valid_to_not_before_valid_from,),
+        row_checks=(valid_to_not_before_valid_from,),
     ),
     FileSpec(
         "fx_rates.csv",
@@ -190,7 +194,7 @@ SPECS: tuple[FileSpec, ...] = (
         (enum("setting", SETTING_RANGES), decimal("value", 9, 6), date_col("valid_from")),
         key=("setting", "valid_from"),
         required=False,  # absent = default refund share downstream
-        row_checks=(_setting_in_range,),
+        row_checks=(setting_in_range,),
     ),
 )
 SPECS_BY_FILE: dict[str, FileSpec] = {s.file: s for s in SPECS}

@@ -62,11 +62,12 @@ def run_dbt(
     extra: list[str] | None = None,
     quiet: bool = False,
 ) -> str:
-    """Run one dbt command; return its output, raise DbtFailed with the output on failure."""
+    """Run one dbt command ("build", "source freshness"); return its output, raise DbtFailed with the output
+    on failure."""
     vars_ = dict(variables or {})
     if vars_.get("as_of"):
         vars_["as_of"] = instant_text(vars_["as_of"], "var as_of")
-    args = [dbt_executable(), command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    args = [dbt_executable(), *command.split(), "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     if vars_:
         args += ["--vars", json.dumps(vars_)]
     if full_refresh:

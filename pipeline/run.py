@@ -14,10 +14,11 @@ import time
 from datetime import UTC, datetime
 
 from ingest.errors import run_cli
+from ingest.sources import vendors
 from pipeline.airflow_local import configure, migrate, run
 from pipeline.dbt import ensure_manifest
 
-VENDORS = ("gorgias", "recharge", "shopify", "easypost")
+VENDORS = tuple(vendors())  # every declared vendor (ingest/sources)
 
 
 def run_pipeline(

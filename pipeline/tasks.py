@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TypeVar
 
 from ingest.errors import PermanentError
@@ -87,13 +87,18 @@ def load_finance() -> dict:
     return {"status": result["status"], "files": {f: v["rows"] for f, v in result["files"].items()}}
 
 
-def check_freshness(max_age_hours: dict[str, float]) -> dict:
-    """Hours since each vendor's last successful load; raises SourceStale naming the ones that loaded before
-    and then stopped. While a source (or the finance inputs) has never loaded, the run is skipped, not
-    failed: right after a first unpause the marts would be partial, and nothing has gone wrong yet."""
+def check_freshness() -> dict:
+    """Hours since each endpoint's last successful load, by `dbt source freshness` with the thresholds the source
+    declarations give (ingest/sources -> the generated sources YAML); raises SourceStale naming the endpoints
+    past theirs. While a source (or the finance inputs) has never loaded, the run is skipped, not failed: right
+    after a first unpause the marts would be partial, and nothing has gone wrong yet."""
+    import json
+
     import duckdb
 
     from ingest.finance import last_loaded_fingerprint
+    from ingest.sources import vendors
+    from pipeline.dbt import PROJECT_DIR, DbtFailed, run_dbt
     from settings import warehouse_path
 
     path = warehouse_path()
@@ -103,25 +108,39 @@ def check_freshness(max_age_hours: dict[str, float]) -> dict:
     try:
         runs = """SELECT count(*) FROM information_schema.tables
                   WHERE table_schema = 'ops' AND table_name = 'extract_runs'"""
-        rows = (
-            con.execute(
-                "SELECT vendor, max(loaded_at) FROM ops.extract_runs WHERE status = 'succeeded' GROUP BY vendor"
-            ).fetchall()
+        loaded = (
+            {
+                v
+                for (v,) in con.execute(
+                    "SELECT DISTINCT vendor FROM ops.extract_runs WHERE status = 'succeeded'"
+                ).fetchall()
+            }
             if con.execute(runs).fetchall()[0][0]
-            else []
+            else set()
         )
         finance_loaded = last_loaded_fingerprint(con) is not None
     finally:
-        con.close()
-    at = datetime.now().astimezone()
-    ages = {vendor: round((at - loaded).total_seconds() / 3600, 2) for vendor, loaded in rows}
-    never = [v for v in max_age_hours if v not in ages] + ([] if finance_loaded else ["finance inputs"])
+        con.close()  # dbt opens the file next
+    never = [v for v in vendors() if v not in loaded] + ([] if finance_loaded else ["finance inputs"])
     if never:
         skip(f"waiting for the first load of {', '.join(never)}")
-    stale = {v: ages[v] for v, limit in max_age_hours.items() if ages[v] > limit}
-    if stale:
+    results_file = PROJECT_DIR / "target" / "sources.json"
+    results_file.unlink(missing_ok=True)  # never judge by an earlier run's results
+    try:
+        run_dbt("source freshness", select=[f"source:{v}" for v in vendors()], quiet=True)
+        failed = None
+    except DbtFailed as e:
+        failed = e  # stale: the results say which; without results, dbt itself failed
+    if not results_file.exists():
+        raise failed or DbtFailed("dbt source freshness wrote no results")
+    results = {r["unique_id"].split(".", 2)[2]: r for r in json.loads(results_file.read_text())["results"]}
+    ages = {name: round(r["max_loaded_at_time_ago_in_s"] / 3600, 2) for name, r in results.items()
+            if r.get("max_loaded_at_time_ago_in_s") is not None}  # fmt: skip
+    if stale := {name: ages.get(name) for name, r in results.items() if r["status"] != "pass"}:
         raise SourceStale(f"sources stopped arriving (hours since the last load): {stale}")
-    log.info("freshness: hours since each source's last load %s", ages)
+    if failed:
+        raise failed
+    log.info("freshness: hours since each endpoint's last load %s", ages)
     return ages
 
 

@@ -4,49 +4,17 @@ filter: shipments re-read a few weeks (refunds of labels), claims are read in fu
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ingest.client import Client, Page, PageItem, iso_utc
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import MalformedPage, RateLimit, VendorSession
-
-ENDPOINTS = (
-    Endpoint(
-        "easypost",
-        "shipments",
-        "/shipments",
-        "shipments",
-        version_fields=("updated_at",),
-        page_size=100,
-        lookback=timedelta(days=21),
-        required=("created_at", "mode"),
-        timestamps=("created_at", "updated_at"),
-        money=("selected_rate.rate", "fees[].amount"),
-        enums={"mode": frozenset({"test", "production"})},
-    ),
-    Endpoint(
-        "easypost",
-        "claims",
-        "/claims",
-        "claims",
-        version_fields=("updated_at", "status_timestamp"),
-        page_size=100,
-        incremental=False,
-        required=("created_at", "status", "shipment_id"),
-        timestamps=("created_at", "updated_at", "status_timestamp", "history[].timestamp"),
-        money=("requested_amount", "approved_amount", "insurance_amount", "salvage_value"),
-        enums={
-            "status": frozenset({"submitted", "in_review", "approved", "approved_partial", "rejected", "cancelled"}),
-            "type": frozenset({"damage", "loss", "theft"}),
-            "mode": frozenset({"test", "production"}),
-        },
-    ),
-)
+from ingest.sources.easypost import ENDPOINTS, VENDOR
 
 
 class EasyPostClient(Client):
-    conn_id = "easypost_default"
+    conn_id = VENDOR.conn_id
     endpoints = ENDPOINTS
     rate = RateLimit(per_second=4.75, burst=3)  # list endpoints: 5 requests/s; burst kept under the bucket
     page_fields = ("has_more",)

@@ -4,63 +4,18 @@ down to the watermark (minus the lookback)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from ingest.client import Client, Page, PageItem
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import MalformedPage, RateLimit, VendorSession
 from ingest.parse import parse_ts
-
-TS = ("created_datetime", "updated_datetime")
-
-
-def _ep(entity: str, path: str, **kw) -> Endpoint:
-    return Endpoint("gorgias", entity, path, "data", page_size=100, **kw)
-
-
-ENDPOINTS = (
-    _ep(
-        "tickets",
-        "/api/tickets",
-        version_fields=("updated_datetime",),
-        order_field="updated_datetime",
-        required=("created_datetime",),
-        timestamps=(*TS, "closed_datetime", "trashed_datetime"),
-        enums={"status": frozenset({"open", "closed"})},
-    ),
-    # Messages only sort by creation; a late sent/failed time is caught by the 3-day lookback.
-    _ep(
-        "messages",
-        "/api/messages",
-        version_fields=("created_datetime", "sent_datetime", "failed_datetime"),
-        order_field="created_datetime",
-        lookback=timedelta(days=3),
-        required=("ticket_id", "created_datetime"),
-        timestamps=("created_datetime", "sent_datetime", "failed_datetime"),
-    ),
-    _ep(
-        "customers",
-        "/api/customers",
-        version_fields=("updated_datetime",),
-        order_field="updated_datetime",
-        timestamps=TS,
-    ),
-    _ep("users", "/api/users", version_fields=TS, order_field="created_datetime", incremental=False),
-    _ep("tags", "/api/tags", version_fields=("created_datetime",), order_field="created_datetime", incremental=False),
-    # Surveys have no sort order and shift while read: a full refresh each run (one per ticket, small).
-    _ep(
-        "satisfaction_surveys",
-        "/api/satisfaction-surveys",
-        version_fields=("created_datetime", "sent_datetime", "scored_datetime"),
-        incremental=False,
-        timestamps=("created_datetime", "sent_datetime", "scored_datetime"),
-    ),
-)
+from ingest.sources.gorgias import ENDPOINTS, VENDOR
 
 
 class GorgiasClient(Client):
-    conn_id = "gorgias_default"
+    conn_id = VENDOR.conn_id
     endpoints = ENDPOINTS
     rate = RateLimit(per_second=1.9, burst=36)  # the vendor allows 40 per 20 s per API key
     page_fields = ("meta",)

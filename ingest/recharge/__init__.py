@@ -10,59 +10,13 @@ from ingest.client import Client, Page, iso_utc
 from ingest.connections import Connection
 from ingest.endpoints import Endpoint
 from ingest.http import RateLimit, VendorSession
+from ingest.sources.recharge import ENDPOINTS, VENDOR
 
 API_VERSION = "2021-11"  # pinned: without it the store's default version answers in other shapes
-TS = ("created_at", "updated_at")
-
-
-def _ep(entity: str, **kw) -> Endpoint:
-    return Endpoint(
-        "recharge", entity, f"/{entity}", entity, version_fields=("updated_at",), page_size=250, required=TS, **kw
-    )
-
-
-ENDPOINTS = (
-    _ep("customers", timestamps=TS),
-    _ep(
-        "subscriptions",
-        timestamps=(*TS, "cancelled_at"),
-        money=("price",),
-        enums={"status": frozenset({"active", "cancelled", "expired"})},
-    ),
-    _ep(
-        "charges",
-        timestamps=(*TS, "processed_at", "retry_date", "scheduled_at"),
-        money=("total_price", "subtotal_price", "total_tax", "total_discounts", "line_items[].unit_price"),
-        enums={
-            "status": frozenset(
-                {
-                    "success",
-                    "error",
-                    "queued",
-                    "skipped",
-                    "refunded",
-                    "partially_refunded",
-                    "pending",
-                    "pending_manual_payment",
-                }
-            ),
-            "type": frozenset({"recurring", "checkout"}),
-        },
-    ),
-    _ep(
-        "orders",
-        timestamps=(*TS, "processed_at", "scheduled_at"),
-        money=("total_price",),
-        enums={
-            "status": frozenset({"success", "error", "queued", "cancelled"}),
-            "type": frozenset({"recurring", "checkout"}),
-        },
-    ),
-)
 
 
 class RechargeClient(Client):
-    conn_id = "recharge_default"
+    conn_id = VENDOR.conn_id
     endpoints = ENDPOINTS
     rate = RateLimit(per_second=1.9, burst=36)  # leaky bucket of 40, draining 2 calls/s
     page_fields = ("next_cursor",)

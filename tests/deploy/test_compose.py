@@ -9,6 +9,7 @@ import shlex
 
 import pytest
 
+from ingest.sources import vendors
 from tests.deploy.compose import (
     DOCKERIGNORE,
     LOCK,
@@ -30,7 +31,7 @@ from tests.deploy.compose import (
 
 DEFAULTS = REPO / "dags" / "pipeline_defaults.py"
 WRITER_POOL = module_constant(DEFAULTS, "WRITER_POOL")
-VENDORS = list(module_constant(DEFAULTS, "VENDOR_SCHEDULES"))  # gorgias, shopify, recharge, easypost
+VENDORS = list(vendors())  # the declared vendors (ingest/sources)
 SANDBOX_VENDOR_ORDER = ("gorgias", "recharge", "shopify", "easypost")  # sandbox.emulators.server.VENDORS
 
 AIRFLOW_COMMANDS = {
@@ -222,6 +223,8 @@ def test_the_compose_file_interpolates_with_a_complete_env_and_refuses_without_a
 
 def test_source_connections_and_optional_settings_come_from_the_environment(services):
     env = environment(services["airflow-worker"])
+    declared = {v.conn_env for v in vendors().values()}
+    assert {k for k in env if k.startswith("AIRFLOW_CONN_")} == declared, "one connection per declared vendor"
     for vendor in VENDORS:
         key = f"AIRFLOW_CONN_{vendor.upper()}_DEFAULT"
         ref = references(env[key])[0]

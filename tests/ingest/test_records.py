@@ -38,6 +38,9 @@ def test_garbage_timestamps_are_refused():
 def charge(**over):
     base = {
         "id": 1,
+        "customer": {"id": 7},
+        "currency": "USD",
+        "scheduled_at": "2026-03-15T00:00:00",
         "status": "success",
         "type": "recurring",
         "created_at": "2026-03-08T10:00:00+00:00",
@@ -91,7 +94,9 @@ def test_new_fields_are_kept_and_missing_optional_fields_are_fine():
     assert check_record(CHARGES, record)[1] is None
 
 
-GQL_ORDER = {"legacyResourceId": "1", "createdAt": "2026-01-01T06:00:00Z", "updatedAt": "2026-01-01T06:00:00Z"}
+GQL_ORDER = {"legacyResourceId": "1", "name": "#1001", "createdAt": "2026-01-01T06:00:00Z",
+             "updatedAt": "2026-01-01T06:00:00Z", "currencyCode": "USD", "displayFinancialStatus": "PAID",
+             "subtotalPriceSet": {"shopMoney": {"amount": "49.00"}}}  # fmt: skip
 
 
 def shop_money(amount: object) -> dict:
