@@ -14,6 +14,18 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("WAREHOUSE_PATH", data_dir() / "warehouse.duckdb"))
 
 
+PUBLISHED_DB_NAME = "marts.duckdb"
+
+
+def published_dir() -> Path:
+    """What BI reads: the published marts file, its Parquet copies, the report, the health page, the dbt docs."""
+    return Path(os.environ.get("PUBLISHED_DIR", data_dir() / "published"))
+
+
+def published_db_path(out_dir: Path | None = None) -> Path:
+    return Path(out_dir or published_dir()) / PUBLISHED_DB_NAME
+
+
 def landing_dir() -> Path:
     return Path(os.environ.get("LANDING_DIR", data_dir() / "landing"))
 

@@ -32,12 +32,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ingest.errors import ExpectedError, run_cli
-from ingest.paths import data_dir, warehouse_path
+from ingest.paths import PUBLISHED_DB_NAME as DB_NAME
+from ingest.paths import published_db_path, published_dir, warehouse_path  # noqa: F401 (callers import them here)
 from ingest.sql import identifier as quote_ident
 from ingest.sql import literal as quote_str
+from pipeline import report as report_html
 
 MARTS_SCHEMA = "marts"
-DB_NAME = "marts.duckdb"
 MANIFEST_NAME = "manifest.json"
 REPORT_NAME = "report.html"
 # BI tools bundle DuckDB 1.5: the file must be written in its storage format, not 2.0's.
@@ -49,14 +50,6 @@ TMP_MARK = ".publish-tmp-"
 # The version table dbt builds (marts.publication, one row): publishing stamps its published_at.
 PUBLICATION = "publication"
 PARQUET_BATCH_ROWS = 100_000
-
-
-def published_dir() -> Path:
-    return Path(os.environ.get("PUBLISHED_DIR", data_dir() / "published"))
-
-
-def published_db_path(out_dir: Path | None = None) -> Path:
-    return Path(out_dir or published_dir()) / DB_NAME
 
 
 class PublishFailed(RuntimeError, ExpectedError):
@@ -265,14 +258,12 @@ def stage(
 
 def incomplete_months(db: Path) -> list[str]:
     """The months the staged marts mark `source_history_complete = false` (business rules §5)."""
-    from pipeline.report import incomplete_history
-
     con = duckdb.connect(str(db), read_only=True)
     try:
         tables = {
             n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
         }
-        return incomplete_history(con, tables)
+        return report_html.incomplete_history(con, tables)
     finally:
         con.close()
 
@@ -283,8 +274,6 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
     With `report` the HTML report is rendered from the staged file and swapped in with it, so the report
     always describes the published version.
     """
-    from pipeline.report import render_report  # late: the report's imports are only needed here
-
     began = time.monotonic()
     warehouse = Path(warehouse or warehouse_path()).resolve()
     out = Path(out_dir or published_dir()).resolve()
@@ -305,7 +294,8 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
             started = time.monotonic()
             html_tmp = out / (REPORT_NAME + token)
             staged.append(html_tmp)
-            html_tmp.write_text(render_report(tmp_db, published_at=published_at, name=DB_NAME), encoding="utf-8")
+            html = report_html.render_report(tmp_db, published_at=published_at, name=DB_NAME)
+            html_tmp.write_text(html, encoding="utf-8")
             timings["report_s"] = round(time.monotonic() - started, 3)
         manifest = {
             "published_at": published_at,

@@ -124,3 +124,73 @@ def test_the_lift_and_the_refund_share_sections_render_in_headless_chromium(ware
     sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', dom, flags=re.S))
     assert "95% interval" in sections["lift"] and sections["lift"].count("<circle") >= 2
     assert "break-even share" in sections["refunds"] and "<svg" in sections["refunds"]
+
+
+def test_the_report_reads_as_finance_speaks_and_every_figure_is_the_marts(warehouse, tmp_path):
+    """Issue 25: line names in the business rules' words, the currency named, each month's status, one scale for
+    every campaign's funnel, claims readable per carrier, open win-back windows marked, and the funnel's revenue
+    bridged to the P&L's. Before: column names (`refund_replacement_charge`), "the reporting currency", a scale per
+    campaign, 18 carrier-month groups in one chart, open cohorts shown as final, the bridge in one sentence."""
+    out = tmp_path / "published"
+    pub.publish(warehouse, out)
+    db = out / "marts.duckdb"
+    html = (out / "report.html").read_text(encoding="utf-8")
+    sections = dict(re.findall(r'<section id="(\w+)">(.*?)</section>', html, flags=re.S))
+
+    for (line,) in read(db, "SELECT DISTINCT line FROM cs_pnl_monthly"):
+        assert f">{line}<" not in sections["pnl"], f"the P&L shows the column name {line}"
+    assert "Share of refunds and replacements charged to CS" in sections["pnl"]
+    assert "Revenue: upsell campaign" in sections["pnl"]
+    ((currency,),) = read(db, "SELECT reporting_currency FROM publication")
+    assert f"Amounts in {currency}, the reporting currency" in html
+
+    status_row = re.search(r"month status</strong></td>(.*?)</tr>", sections["pnl"]).group(1)
+    for month, status in read(db, "SELECT strftime(month, '%Y-%m'), status FROM publication_months ORDER BY month"):
+        assert status in status_row, (month, status)
+    for affected, booked in read(
+        db, "SELECT DISTINCT strftime(affects_month, '%Y-%m'), strftime(booked_month, '%Y-%m') FROM cs_pnl_adjustments"
+    ):
+        assert f"adjusted in {booked}" in status_row and f"carries adjustments of {affected}" in status_row
+
+    # one scale: every funnel bar's width is its count times the same factor
+    funnel = re.search(r"<svg.*?</svg>", sections["funnels"], flags=re.S).group(0)
+    bar = r'width="([\d.]+)" height="16" fill="[^"]+"><title>[^<]*: ([\d,]+)<'
+    bars = [(float(w), int(n.replace(",", ""))) for w, n in re.findall(bar, funnel)]
+    widest = max(bars)
+    assert len(bars) >= 6 and all(abs(w - n * widest[0] / widest[1]) <= 0.06 for w, n in bars if n), bars
+
+    for campaign, funnel_revenue in read(
+        db, "SELECT campaign, sum(revenue) FROM campaign_performance_monthly GROUP BY campaign"
+    ):
+        (pnl_revenue,) = read(db, "SELECT sum(amount) FROM cs_pnl_monthly WHERE line = ?", [f"revenue_{campaign}"])[0]
+        row = re.search(rf"<tr><td>{campaign}</td><td class=n>([^<]*)</td><td class=n>([^<]*)</td><td class=n>([^<]*)<",
+                        sections["funnels"])  # fmt: skip
+        assert row, f"no revenue bridge row for {campaign}"
+        assert row.groups() == (f"{funnel_revenue:,.2f}", f"{pnl_revenue:,.2f}", f"{funnel_revenue - pnl_revenue:,.2f}")
+
+    for month, is_final in read(db, "SELECT strftime(renewal_month, '%Y-%m'), is_final FROM winback_cohorts"):
+        row = re.search(rf"<tr><td>{month}.*?</tr>", sections["winback"]).group(0)
+        assert ("(window open" in row and "so far" in row) != is_final, (month, is_final)
+
+    carriers = read(db, "SELECT DISTINCT carrier FROM carrier_claims_monthly")
+    months = read(db, "SELECT DISTINCT month FROM carrier_claims_monthly")
+    charts = re.findall(r"<svg.*?</svg>", sections["claims"], flags=re.S)
+    assert len(charts) == len(carriers) >= 1  # small multiples: one chart per carrier, months along its axis
+    for (carrier,) in carriers:
+        assert f"<h3>{carrier}</h3>" in sections["claims"]
+    for chart in charts:
+        assert chart.count('fill="#9e9e9e"><title>') == len(months)  # one "requested" bar per month
+
+
+def test_the_report_does_not_import_publish():
+    """The report renders a marts file; publishing calls it. Before, each imported the other (inside functions)."""
+    import ast
+    from pathlib import Path
+
+    import pipeline.report
+
+    tree = ast.parse(Path(pipeline.report.__file__).read_text(encoding="utf-8"))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names
+    }
+    assert "pipeline.publish" not in imported and "pipeline" not in imported
