@@ -49,7 +49,7 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def dbt_env(as_of: str | None = None) -> dict[str, str]:
+def dbt_env(as_of: str | None = None, warehouse: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     if as_of:
         env[AS_OF_ENV] = instant_text(as_of, "as_of")  # parsed: only a canonical instant reaches the SQL
@@ -57,7 +57,7 @@ def dbt_env(as_of: str | None = None) -> dict[str, str]:
         env[AS_OF_ENV] = instant_text(env[AS_OF_ENV], AS_OF_ENV)
     env.setdefault("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     env.setdefault("DBT_VERSION_CHECK", "false")
-    env["WAREHOUSE_PATH"] = str(warehouse_path().resolve())  # the profile's fallback is relative: pin it
+    env["WAREHOUSE_PATH"] = str((warehouse or warehouse_path()).resolve())  # the profile's fallback is relative
     return env
 
 
@@ -70,12 +70,14 @@ def run_dbt(
     variables: dict | None = None,
     extra: list[str] | None = None,
     quiet: bool = False,
+    warehouse: Path | None = None,
 ) -> str:
-    """Run one dbt command; return its output, raise DbtFailed with the output on failure."""
+    """Run one dbt command (`build`, `docs generate`, ...) against `warehouse` (default: the configured one);
+    return its output, raise DbtFailed with the output on failure."""
     vars_ = dict(variables or {})
     if vars_.get("as_of"):
         vars_["as_of"] = instant_text(vars_["as_of"], "var as_of")
-    args = [dbt_executable(), command, "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
+    args = [dbt_executable(), *command.split(), "--project-dir", str(PROJECT_DIR), "--profiles-dir", str(PROJECT_DIR)]
     if vars_:
         args += ["--vars", json.dumps(vars_)]
     if full_refresh:
@@ -83,7 +85,7 @@ def run_dbt(
     if select:
         args += ["--select", *select]
     args += extra or []
-    proc = subprocess.run(args, env=dbt_env(as_of), cwd=PROJECT_DIR, capture_output=True, text=True)
+    proc = subprocess.run(args, env=dbt_env(as_of, warehouse), cwd=PROJECT_DIR, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
     if not quiet:
         print(output, end="", flush=True)
