@@ -596,11 +596,21 @@ NAV = (
     '<nav class="meta"><a href="health.html">Pipeline health</a><a href="dbt-docs/index.html">Mart columns and '
     "lineage (dbt docs)</a></nav>\n"
 )
-FOOTER = (
-    "<p class=\"note\">How each figure is computed, in the project's words: <code>docs/</code> in the pipeline's "
-    "repository (the rules every mart follows, campaigns, the P&amp;L, control groups, sources); every mart's "
-    'columns and lineage: <a href="dbt-docs/index.html">dbt docs</a>.</p>\n'
-)
+DOCS = Path(__file__).resolve().parent.parent / "docs"  # the repository's pages on how each figure is made
+DOC_PAGES = (("rules.md", "the rules every mart follows"), ("campaigns.md", "campaigns"), ("pnl.md", "the P&amp;L"),
+             ("control-groups.md", "control groups"), ("sources.md", "sources"))  # fmt: skip
+
+
+def footer(folder: Path) -> str:
+    """Links to the repository's docs pages, relative to the folder the report is published in (they work where
+    the report is opened beside a checkout; the page names say where to look when it travels alone)."""
+    base = Path(os.path.relpath(DOCS, folder.resolve())).as_posix()
+    links = ", ".join(f'<a href="{escape(base)}/{page}">{title}</a>' for page, title in DOC_PAGES)
+    return (
+        f'<p class="note">How each figure is computed, in the project\'s words (<code>docs/</code> in the '
+        f"pipeline's repository): {links}. Every mart's columns and lineage: "
+        '<a href="dbt-docs/index.html">dbt docs</a>.</p>\n'
+    )
 
 
 def reporting_currency(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
@@ -638,7 +648,7 @@ def render_report(published_db: Path | str, *, published_at: str | None = None, 
         f'<p class="meta">Published {escape(when)} from the marts in {escape(name or Path(published_db).name)}. '
         f"Amounts in {escape(currency)}, the reporting currency (other currencies converted at the month's rate), "
         "to the cent.</p>\n"
-        f"{NAV}{notice}{body}\n{FOOTER}</body></html>\n"
+        f"{NAV}{notice}{body}\n{footer(Path(published_db).parent)}</body></html>\n"
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from decimal import Decimal
+from pathlib import Path
 
 from pipeline import publish as pub
 from pipeline.report import build_report, nice_step
@@ -144,6 +145,12 @@ def test_the_report_reads_as_finance_speaks_and_every_figure_is_the_marts(wareho
     for month, is_final in read(db, "SELECT strftime(renewal_month, '%Y-%m'), is_final FROM winback_cohorts"):
         row = re.search(rf"<tr><td>{month}.*?</tr>", sections["winback"]).group(0)
         assert ("(window open" in row and "so far" in row) != is_final, (month, is_final)
+
+    # the project documents its own rules: links to the repository's docs pages that resolve from the report
+    links = re.findall(r'href="([^"]+\.md)"', html)
+    assert {Path(link).name for link in links} == {"rules.md", "campaigns.md", "pnl.md", "control-groups.md",
+                                                   "sources.md"}  # fmt: skip
+    assert all((out / link).resolve().is_file() for link in links) and "shared/spec" not in html
 
     carriers = read(db, "SELECT DISTINCT carrier FROM carrier_claims_monthly")
     months = read(db, "SELECT DISTINCT month FROM carrier_claims_monthly")
