@@ -32,20 +32,24 @@ def extracts_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
         """WITH ranked AS (
                SELECT *, row_number() OVER (PARTITION BY vendor, endpoint ORDER BY finished_at DESC) AS newest
                FROM ops.extract_runs WHERE status = 'succeeded'),
-           failed AS (  -- runs that failed after the last success: what the Airflow UI shows in red
+           entities AS (SELECT DISTINCT vendor, endpoint FROM ops.extract_runs),
+           failed AS (  -- runs that failed after the last success (or ever, if none): red in the Airflow UI
                SELECT r.vendor, r.endpoint, count(*) AS failures FROM ops.extract_runs AS r
                LEFT JOIN ranked AS s ON s.vendor = r.vendor AND s.endpoint = r.endpoint AND s.newest = 1
                WHERE r.status <> 'succeeded' AND (s.finished_at IS NULL OR r.started_at > s.finished_at)
                GROUP BY ALL)
-           SELECT s.vendor, s.endpoint, strftime(s.finished_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M UTC'),
+           SELECT e.vendor, e.endpoint, strftime(s.finished_at AT TIME ZONE 'UTC', '%Y-%m-%d %H:%M UTC'),
                   s.records, s.rejected, s.requests, s.retries, s.throttled, round(s.duration_s, 1),
                   coalesce(f.failures, 0)
-           FROM ranked AS s LEFT JOIN failed AS f USING (vendor, endpoint)
-           WHERE s.newest = 1 ORDER BY s.vendor, s.endpoint""",
+           FROM entities AS e
+           LEFT JOIN ranked AS s ON s.vendor = e.vendor AND s.endpoint = e.endpoint AND s.newest = 1
+           LEFT JOIN failed AS f ON f.vendor = e.vendor AND f.endpoint = e.endpoint
+           ORDER BY e.vendor, e.endpoint""",
     )
     rows = [
-        [escape(v), escape(e), escape(at), count(rec), count(rej) if not rej else f'<span class="warn">{rej:,}</span>',
-         count(req), count(ret), count(thr), f"{dur:,.1f}",
+        [escape(v), escape(e), escape(at) if at else '<span class="warn">never</span>', count(rec),
+         count(rej) if not rej else f'<span class="warn">{rej:,}</span>', count(req), count(ret), count(thr),
+         "—" if dur is None else f"{dur:,.1f}",
          "0" if not fails else f'<span class="warn">{fails:,}</span>']
         for v, e, at, rec, rej, req, ret, thr, dur, fails in found
     ]  # fmt: skip
