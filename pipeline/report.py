@@ -80,14 +80,16 @@ def bar_chart(
     bar_colors: Sequence[str] | None = None,
     markers: Sequence[tuple[str, str]] | None = None,
     title: str = "",
+    domain: Sequence[Number | None] = (),
 ) -> str:
     """Grouped vertical bars with a zero line (negatives go down), value labels and a legend.
 
     `bar_colors` colours each category's bar (single series); `markers` adds a coloured dot and a word
-    under each category (the P&L's profit-center marker).
+    under each category (the P&L's profit-center marker); `domain`: more values the axis must cover (small multiples
+    share one axis this way).
     """
     colors = colors or PALETTE
-    values = [float(v or 0) for _, vals in series for v in vals]
+    values = [float(v or 0) for _, vals in series for v in vals] + [float(v or 0) for v in domain]
     top, bottom = max([0.0, *values]), min([0.0, *values])
     step = nice_step(top - bottom, minimum=0.01 if fmt is money else 1)
     top, bottom = math.ceil(top / step) * step, math.floor(bottom / step) * step
@@ -432,7 +434,8 @@ def claims_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     months = list(dict.fromkeys(m for m, *_ in by_carrier))
     carriers = list(dict.fromkeys(c for _, c, *_ in sorted(by_carrier, key=lambda r: r[1])))
     amounts = {(m, c): (req, appr) for m, c, req, appr in by_carrier}
-    # Small multiples: one chart per carrier, months along the axis, so the labels stay readable at page width.
+    # Small multiples: one chart per carrier, months along the axis, so the labels stay readable at page width;
+    # all on one axis.
     chart = "".join(
         f"<h3>{escape(c)}</h3>"
         + wrap(
@@ -444,6 +447,7 @@ def claims_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
                 ],
                 colors=(GREY, GREEN),
                 title=f"Carrier claims of {c}: requested vs approved",
+                domain=[r[2] for r in by_carrier],  # one axis for every carrier: their bars compare
             )
         )
         for c in carriers

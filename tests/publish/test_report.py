@@ -160,6 +160,8 @@ def test_the_report_reads_as_finance_speaks_and_every_figure_is_the_marts(wareho
         assert f"<h3>{carrier}</h3>" in sections["claims"]
     for chart in charts:
         assert chart.count('fill="#9e9e9e"><title>') == len(months)  # one "requested" bar per month
+    axes = {tuple(re.findall(r'class="axis" text-anchor="end">([^<]+)<', chart)) for chart in charts}
+    assert len(axes) == 1, axes  # one axis for every carrier
 
 
 def test_the_report_does_not_import_publish():
