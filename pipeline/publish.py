@@ -302,12 +302,14 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
             html = report_html.render_report(tmp_db, published_at=published_at, name=DB_NAME)
             html_tmp.write_text(html, encoding="utf-8")
             timings["report_s"] = round(time.monotonic() - started, 3)
+            started = time.monotonic()
             health_tmp = out / (HEALTH_NAME + token)
             staged.append(health_tmp)
             health_tmp.write_text(
                 health.render_health(warehouse, at=published, published_at=published_at), encoding="utf-8"
             )
             pages.append((health_tmp, out / HEALTH_NAME))
+            timings["health_s"] = round(time.monotonic() - started, 3)
             if dbt_docs.enabled():
                 started = time.monotonic()
                 docs = out / dbt_docs.DOCS_DIR
