@@ -45,8 +45,16 @@ def endpoint_landing_dir(vendor: str, entity: str) -> Path:
     return landing_dir() / vendor / entity
 
 
+PUBLISHED_DB_NAME = "marts.duckdb"
+
+
 def published_dir() -> Path:
+    """What BI reads: the published marts file, its Parquet copies, the report, the health page, the dbt docs."""
     return Path(env("PUBLISHED_DIR", str(data_dir() / "published")))
+
+
+def published_db_path(out_dir: Path | None = None) -> Path:
+    return Path(out_dir or published_dir()) / PUBLISHED_DB_NAME
 
 
 def exports_dir() -> Path:
@@ -87,6 +95,11 @@ def project_vars() -> dict:
     import yaml
 
     return yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
+
+
+def publish_dbt_docs() -> bool:
+    """PUBLISH_DBT_DOCS=false skips the dbt docs site at publish (tests that only check the marts' files)."""
+    return env("PUBLISH_DBT_DOCS", "true").strip().lower() not in {"0", "false", "no"}
 
 
 # --- HTTP -----------------------------------------------------------------------------------------------------

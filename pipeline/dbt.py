@@ -43,13 +43,16 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
-def dbt_env(as_of: str | None = None) -> dict[str, str]:
+def dbt_env(as_of: str | None = None, warehouse: Path | None = None) -> dict[str, str]:
     env = dict(os.environ)
     if as_of:
         env[AS_OF_ENV] = instant_text(as_of, "as_of")  # parsed: only a canonical instant reaches the SQL
     elif env.get(AS_OF_ENV):  # inherited from the caller's environment: the same check
         env[AS_OF_ENV] = instant_text(env[AS_OF_ENV], AS_OF_ENV)
-    return env | dbt_env_vars()
+    env |= dbt_env_vars()
+    if warehouse:  # another file than the configured warehouse (the dbt docs read the published one)
+        env["WAREHOUSE_PATH"] = str(Path(warehouse).resolve())
+    return env
 
 
 def run_dbt(
@@ -61,9 +64,10 @@ def run_dbt(
     variables: dict | None = None,
     extra: list[str] | None = None,
     quiet: bool = False,
+    warehouse: Path | None = None,
 ) -> str:
-    """Run one dbt command ("build", "source freshness"); return its output, raise DbtFailed with the output
-    on failure."""
+    """Run one dbt command (`build`, `source freshness`, `docs generate`, ...) against `warehouse` (default: the
+    configured one); return its output, raise DbtFailed with the output on failure."""
     vars_ = dict(variables or {})
     if vars_.get("as_of"):
         vars_["as_of"] = instant_text(vars_["as_of"], "var as_of")
@@ -75,7 +79,7 @@ def run_dbt(
     if select:
         args += ["--select", *select]
     args += extra or []
-    proc = subprocess.run(args, env=dbt_env(as_of), cwd=PROJECT_DIR, capture_output=True, text=True)
+    proc = subprocess.run(args, env=dbt_env(as_of, warehouse), cwd=PROJECT_DIR, capture_output=True, text=True)
     output = proc.stdout + proc.stderr
     if not quiet:
         print(output, end="", flush=True)

@@ -34,12 +34,15 @@ import pyarrow.parquet as pq
 from ingest.errors import ExpectedError, run_cli
 from ingest.sql import identifier as quote_ident
 from ingest.sql import literal as quote_str
-from settings import published_dir, warehouse_path
+from pipeline import dbt_docs, health
+from pipeline import report as report_html
+from settings import PUBLISHED_DB_NAME as DB_NAME
+from settings import published_db_path, published_dir, warehouse_path  # noqa: F401 (callers import them here)
 
 MARTS_SCHEMA = "marts"
-DB_NAME = "marts.duckdb"
 MANIFEST_NAME = "manifest.json"
 REPORT_NAME = "report.html"
+HEALTH_NAME = "health.html"  # pipeline health for data engineers (pipeline/health.py)
 # BI tools bundle DuckDB 1.5: the file must be written in its storage format, not 2.0's.
 BI_STORAGE_VERSION = "v1.5.0"
 # What DuckDB 1.5.x reads (src/storage/version_map.json): storage versions 64..68, serialization <= 7.
@@ -49,10 +52,6 @@ TMP_MARK = ".publish-tmp-"
 # The version table dbt builds (marts.publication, one row): publishing stamps its published_at.
 PUBLICATION = "publication"
 PARQUET_BATCH_ROWS = 100_000
-
-
-def published_db_path(out_dir: Path | None = None) -> Path:
-    return Path(out_dir or published_dir()) / DB_NAME
 
 
 class PublishFailed(RuntimeError, ExpectedError):
@@ -175,7 +174,8 @@ def remove_quietly(path: Path) -> None:
 
 def remove_stale_temps(out: Path) -> None:
     """Temp files of a publish that was killed (its process is gone); a live one's are left alone."""
-    for path in [*out.glob(f"*{TMP_MARK}*"), *(out / "parquet").glob(f"*{TMP_MARK}*")]:
+    temps = [*out.glob(f"*{TMP_MARK}*"), *(out / "parquet").glob(f"*{TMP_MARK}*")]
+    for path in [*temps, *(out / dbt_docs.DOCS_DIR).glob(f"*{TMP_MARK}*")]:
         pid = path.name.split(TMP_MARK, 1)[1].split("-", 1)[0]
         try:
             os.kill(int(pid), 0)
@@ -261,14 +261,12 @@ def stage(
 
 def incomplete_months(db: Path) -> list[str]:
     """The months the staged marts mark `source_history_complete = false` (business rules §5)."""
-    from pipeline.report import incomplete_history
-
     con = duckdb.connect(str(db), read_only=True)
     try:
         tables = {
             n for (n,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()
         }
-        return incomplete_history(con, tables)
+        return report_html.incomplete_history(con, tables)
     finally:
         con.close()
 
@@ -277,10 +275,9 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
     """Publish every table of the warehouse's `marts` schema; returns paths, tables, row counts and timings.
 
     With `report` the HTML report is rendered from the staged file and swapped in with it, so the report
-    always describes the published version.
+    always describes the published version; beside it the health page (`pipeline/health.py`) and the dbt docs
+    site (`pipeline/dbt_docs.py`, regenerated only when the dbt project changed; PUBLISH_DBT_DOCS=false skips it).
     """
-    from pipeline.report import render_report  # late: the report's imports are only needed here
-
     began = time.monotonic()
     warehouse = Path(warehouse or warehouse_path()).resolve()
     out = Path(out_dir or published_dir()).resolve()
@@ -297,12 +294,31 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
         tmp_db, rows, version = stage(warehouse, out, token, staged, timings, published)
         header = check_readable_by_duckdb_15(tmp_db)
         html_tmp = None
+        pages: list[tuple[Path, Path]] = []  # the health page and the dbt docs, swapped in with the report
         if report:
             started = time.monotonic()
             html_tmp = out / (REPORT_NAME + token)
             staged.append(html_tmp)
-            html_tmp.write_text(render_report(tmp_db, published_at=published_at, name=DB_NAME), encoding="utf-8")
+            html = report_html.render_report(tmp_db, published_at=published_at, name=DB_NAME)
+            html_tmp.write_text(html, encoding="utf-8")
             timings["report_s"] = round(time.monotonic() - started, 3)
+            started = time.monotonic()
+            health_tmp = out / (HEALTH_NAME + token)
+            staged.append(health_tmp)
+            health_tmp.write_text(
+                health.render_health(warehouse, at=published, published_at=published_at), encoding="utf-8"
+            )
+            pages.append((health_tmp, out / HEALTH_NAME))
+            timings["health_s"] = round(time.monotonic() - started, 3)
+            if dbt_docs.enabled():
+                started = time.monotonic()
+                docs = out / dbt_docs.DOCS_DIR
+                docs.mkdir(exist_ok=True)
+                index_tmp, marker_tmp = docs / ("index.html" + token), docs / (dbt_docs.FINGERPRINT + token)
+                staged += [index_tmp, marker_tmp]
+                if dbt_docs.stage_docs_site(warehouse, index_tmp, marker_tmp, out):
+                    pages += [(index_tmp, docs / "index.html"), (marker_tmp, docs / dbt_docs.FINGERPRINT)]
+                timings["dbt_docs_s"] = round(time.monotonic() - started, 3)
         manifest = {
             "published_at": published_at,
             "publication": version,  # the same row readers find in the file's `publication` table
@@ -311,6 +327,8 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
             "storage_header": header,
             "database": str(out / DB_NAME),
             "report": str(out / REPORT_NAME) if report else None,
+            "health": str(out / HEALTH_NAME) if report else None,
+            "dbt_docs": str(out / dbt_docs.DOCS_DIR / "index.html") if report and dbt_docs.enabled() else None,
             "tables": {n: {"rows": c, "parquet": str(out / "parquet" / f"{n}.parquet")} for n, c in rows.items()},
             "source_history_incomplete": incomplete_months(tmp_db),  # §5: marked, published, never as final
             "timings": {**timings, "total_s": round(time.monotonic() - began, 3)},
@@ -322,6 +340,7 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
         pairs.append((tmp_db, out / DB_NAME))
         if html_tmp is not None:
             pairs.append((html_tmp, out / REPORT_NAME))
+        pairs += pages
         swap_in([*pairs, (manifest_tmp, out / MANIFEST_NAME)], token)  # the manifest last: it names a complete set
     finally:
         for path in staged:
@@ -351,6 +370,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"    WARNING  incomplete source history (§5): {', '.join(incomplete)} are short and marked so")
     if result["report"]:
         print(f"    report   {result['report']}")
+        print(f"    health   {result['health']}")
+    if result["dbt_docs"]:
+        print(f"    dbt docs {result['dbt_docs']}")
     print(f"    manifest {result['manifest']}")
 
 

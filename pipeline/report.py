@@ -24,10 +24,32 @@ from pathlib import Path
 import duckdb
 
 from ingest.errors import run_cli
+from settings import published_db_path
 
 GREEN, RED, GREY = "#2e7d32", "#c62828", "#9e9e9e"
 PALETTE = ("#1f5f99", "#e08a00", "#2e7d32", "#7b3fa0", "#00838f", "#6d4c41")
 Number = int | Decimal
+
+
+# The P&L's lines in the words of the business rules (§8), not the mart's column names; a campaign's revenue line
+# (`revenue_<campaign>`) is named after its campaign, so a newly declared campaign needs no entry here.
+LINE_LABELS = {
+    "cogs_attributed": "Cost of goods of attributed orders (goods at cost + shipping labels)",
+    "gross_profit": "Gross profit",
+    "carrier_claims_income": "Carrier claims recovered",
+    "cost_staffing": "Staffing",
+    "cost_platform": "Helpdesk platform",
+    "cost_other": "Other CS costs",
+    "refund_replacement_charge": "Share of refunds and replacements charged to CS",
+    "net_contribution": "Net contribution",
+}
+TOTALS = {"gross_profit", "net_contribution"}
+
+
+def line_label(line: str) -> str:
+    if line.startswith("revenue_"):
+        return f"Revenue: {line.removeprefix('revenue_')} campaign"
+    return LINE_LABELS.get(line, line.replace("_", " ").capitalize())
 
 
 def money(value: Number | None) -> str:
@@ -58,14 +80,16 @@ def bar_chart(
     bar_colors: Sequence[str] | None = None,
     markers: Sequence[tuple[str, str]] | None = None,
     title: str = "",
+    domain: Sequence[Number | None] = (),
 ) -> str:
     """Grouped vertical bars with a zero line (negatives go down), value labels and a legend.
 
     `bar_colors` colours each category's bar (single series); `markers` adds a coloured dot and a word
-    under each category (the P&L's profit-center marker).
+    under each category (the P&L's profit-center marker); `domain`: more values the axis must cover (small multiples
+    share one axis this way).
     """
     colors = colors or PALETTE
-    values = [float(v or 0) for _, vals in series for v in vals]
+    values = [float(v or 0) for _, vals in series for v in vals] + [float(v or 0) for v in domain]
     top, bottom = max([0.0, *values]), min([0.0, *values])
     step = nice_step(top - bottom, minimum=0.01 if fmt is money else 1)
     top, bottom = math.ceil(top / step) * step, math.floor(bottom / step) * step
@@ -125,15 +149,17 @@ def bar_chart(
 
 def funnel_chart(rows: Sequence[tuple[str, int, int, int, Decimal]]) -> str:
     """Per campaign: contacted → replied → converted as horizontal bars (rates of contacted, as the mart's
-    reply and conversion rates), then the revenue those conversions brought."""
+    reply and conversion rates), then the revenue those conversions brought. One scale for every campaign, so a
+    bar's length compares across campaigns (a campaign of 775 orders is not drawn as wide as one of 9,789
+    contacts)."""
     label_w, bar_max, row_h, gap = 110, 360, 20, 18
     block_h = 3 * row_h + gap + 16
     width, height = label_w + bar_max + 260, 10 + block_h * len(rows)
+    scale = max([1, *(n for _, *counts, _ in rows for n in counts)])
     out = [f'<svg role="img" viewBox="0 0 {width} {height}" width="{width}" height="{height}" class="chart">']
     out.append("<title>Campaign funnels</title>")
     for i, (campaign, contacted, replied, converted, revenue) in enumerate(rows):
         y0 = 10 + i * block_h
-        scale = max(contacted, replied, converted, 1)
         out.append(f'<text x="0" y="{y0 + 12}" class="label">{escape(campaign)}</text>')
         for k, (step, n) in enumerate((("contacted", contacted), ("replied", replied), ("converted", converted))):
             y = y0 + 18 + k * row_h
@@ -162,6 +188,11 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric_from
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
+def wrap(html: str) -> str:
+    """A chart or table that scrolls sideways on a narrow screen instead of shrinking its text to specks."""
+    return f'<div class="fig">{html}</div>'
+
+
 def query(con: duckdb.DuckDBPyConnection, sql: str) -> list[tuple]:
     return con.execute(sql).fetchall()  # fetch everything: DuckDB 2.0 refuses new work on an unfinished result
 
@@ -182,10 +213,27 @@ def incomplete_history(con: duckdb.DuckDBPyConnection, tables: set[str]) -> list
     return sorted(months)
 
 
-def status(is_final: bool, final_on) -> str:
-    if is_final:
-        return "closed"
-    return f"open (until {final_on:%Y-%m-%d})" if final_on else '<span class="warn">open</span>'
+def month_status(con: duckdb.DuckDBPyConnection, tables: set[str]) -> dict[str, str]:
+    """Each P&L month's status as finance says it: closed (frozen by the month-end close), open (can still
+    change; when it will be final), and adjusted (a closed month that later data changed, the difference booked
+    in an open month; an open month carrying such adjustments)."""
+    if "cs_pnl_monthly_wide" not in tables:
+        return {}
+    found = {
+        m: ("closed" if closed else f"open, final on {final_on:%Y-%m-%d}" if final_on else "open")
+        for m, closed, final_on in query(con, f"SELECT {label('month')}, is_closed, final_on FROM cs_pnl_monthly_wide")
+    }
+    if "cs_pnl_adjustments" in tables:
+        pairs = query(
+            con,
+            f"SELECT DISTINCT {label('affects_month')}, {label('booked_month')} FROM cs_pnl_adjustments ORDER BY 1, 2",
+        )
+        for affected, booked in pairs:
+            if affected in found:
+                found[affected] += f"; adjusted in {booked}"
+            if booked in found:
+                found[booked] += f"; carries adjustments of {affected}"
+    return found
 
 
 def history_notice(months: Sequence[str]) -> str:
@@ -221,7 +269,14 @@ def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
         markers=markers,
         title="Net contribution by month",
     )
-    rows = [[escape(line)] + [money(amount.get((m, line))) for m in months] for line in lines]
+    statuses = month_status(con, tables)
+    rows = [["<strong>month status</strong>"] + [escape(statuses.get(m, "—")) for m in months]]
+    rows += [
+        [f"<strong>{escape(line_label(line))}</strong>" if line in TOTALS else escape(line_label(line))]
+        + [f"<strong>{money(amount.get((m, line)))}</strong>" if line in TOTALS else money(amount.get((m, line)))
+           for m in months]
+        for line in lines
+    ]  # fmt: skip
     rows.append(
         ["profit center?"]
         + [f'<span class="dot" style="background:{c}"></span>{"yes" if c == GREEN else "no"}' for c, _ in markers]
@@ -230,14 +285,6 @@ def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     rows.append(
         ["source history complete?"] + ['<span class="warn">no</span>' if m in incomplete else "yes" for m in months]
     )
-    if "cs_pnl_monthly_wide" in tables:  # what is final: closed months are frozen, open ones can still change
-        final = {
-            m: (is_final, final_on)
-            for m, is_final, final_on in query(
-                con, f"SELECT {label('month')}, is_final, final_on FROM cs_pnl_monthly_wide"
-            )
-        }
-        rows.append(["final?"] + [status(*final.get(m, (False, None))) for m in months])
     if "cs_pnl_monthly_wide" in tables:  # §12: the estimate, below the booked figures and never among them
         est = {
             m: (n, lo, hi)
@@ -255,7 +302,7 @@ def pnl_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
         )  # fmt: skip
     return (
         "<p>Net contribution per store-local month (green: the CS department was a profit center that month).</p>"
-        f"{chart}{table(['line', *months], rows)}"
+        f"{wrap(chart)}{wrap(table(['line', *months], rows))}"
     )
 
 
@@ -280,9 +327,40 @@ def funnel_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     headers = ["touch month", "campaign", "contacted", "replied", "reply rate", "converted", "conversion", "revenue"]
     return (
         "<p>All months, by the month of the touch (a cohort view: revenue is net of the converted orders' refunds, "
-        "whenever booked). Coupons have no touch, so only their converted orders show.</p>"
-        f"{funnel_chart(totals)}{table([*headers, 'gross margin', 'revenue / contact'], rows, numeric_from=2)}"
+        "whenever booked). Coupons have no touch, so only their converted orders show. The bars of every campaign "
+        "share one scale.</p>"
+        f"{wrap(funnel_chart(totals))}"
+        f"{wrap(table([*headers, 'gross margin', 'revenue / contact'], rows, numeric_from=2))}"
+        f"{revenue_bridge(con, tables, totals)}"
     )
+
+
+def revenue_bridge(con: duckdb.DuckDBPyConnection, tables: set[str], totals: Sequence[tuple]) -> str:
+    """The funnel's revenue (by touch month) beside the P&L's (by order month), per campaign, with the difference
+    and why: the same orders, split into months differently."""
+    if "cs_pnl_monthly" not in tables:
+        return ""
+    pnl = dict(
+        query(
+            con,
+            """SELECT substr(line, 9), sum(amount) FROM cs_pnl_monthly WHERE line LIKE 'revenue\\_%' ESCAPE '\\'
+               GROUP BY line""",
+        )
+    )
+    rows = [
+        [escape(c), money(rev), money(pnl.get(c)), money(None if c not in pnl else rev - pnl[c])]
+        for c, *_, rev in totals
+    ]
+    return (
+        '<p class="note">Funnel revenue and P&amp;L revenue count the same attributed orders, split into months '
+        "differently: the funnel puts an order and all its later refunds in the month of the touch that won it; "
+        "the P&amp;L puts the order in the month it was placed and each refund in the month it was given, and "
+        "keeps closed months frozen (later changes are booked as adjustments in an open month). Over all months "
+        "they differ only by orders or refunds that fall outside the P&amp;L's months and by adjustments not yet "
+        "booked:</p>"
+        + wrap(table(["campaign", "funnel revenue (by touch month)", "P&L revenue (by order and refund month)",
+                      "difference"], rows))
+    )  # fmt: skip
 
 
 def winback_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
@@ -291,9 +369,15 @@ def winback_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     cohorts = query(
         con,
         f"""SELECT {label("renewal_month")}, renewals, failed, recovered_by_dunning, cohort_size, contacted, saved,
-                  save_rate, recovered_revenue, retained_revenue_90d FROM winback_cohorts ORDER BY renewal_month""",
+                  save_rate, recovered_revenue, retained_revenue_90d, is_final, final_on
+           FROM winback_cohorts ORDER BY renewal_month""",
     )
-    months = [f"{r[0]}\n{rate(r[7])} saved" for r in cohorts]
+    incomplete = incomplete_history(con, tables)
+
+    def so_far(r: tuple) -> str:  # a cohort whose saves or 90 days of retained revenue can still grow
+        return "" if r[10] else " so far"
+
+    months = [f"{r[0]}{' (open)' if not r[10] else ''}\n{rate(r[7])} saved{so_far(r)}" for r in cohorts]
     chart = bar_chart(
         months,
         [
@@ -304,22 +388,30 @@ def winback_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
         fmt=count,
         title="Win-back cohorts by renewal month",
     )
-    incomplete = incomplete_history(con, tables)
     rows = [
         [
-            escape(r[0]) + (' <span class="warn">(incomplete history)</span>' if r[0] in incomplete else ""),
+            escape(r[0])
+            + (' <span class="warn">(incomplete history)</span>' if r[0] in incomplete else "")
+            + (
+                ""
+                if r[10]
+                else f' <span class="open">(window open{f" until {r[11]:%Y-%m-%d}" if r[11] else ""})</span>'
+            ),
             *(count(v) for v in r[1:7]),
-            rate(r[7]),
+            rate(r[7]) + so_far(r),
             money(r[8]),
-            money(r[9]),
+            money(r[9]) + so_far(r),
         ]
         for r in cohorts
     ]
     headers = ["renewal month", "renewals", "failed", "recovered by dunning", "cohort", "contacted", "saved"]
     return (
         "<p>Failed renewals still unpaid when dunning ended (the cohort), those CS contacted and those it saved; "
-        "save rate = saved ÷ cohort. Retained revenue 90d is informational, not in the P&amp;L.</p>"
-        f"{chart}{table([*headers, 'save rate', 'recovered revenue', 'retained revenue 90d'], rows)}"
+        "save rate = saved ÷ cohort. Retained revenue 90d is informational, not in the P&amp;L. A cohort whose "
+        "win-back window or 90 days of retained revenue are still running is marked <em>open</em>: its saves and "
+        "retained revenue are figures <em>so far</em>, not final; a month marked <em>incomplete history</em> is "
+        "short (see above).</p>"
+        f"{wrap(chart)}{wrap(table([*headers, 'save rate', 'recovered revenue', 'retained revenue 90d'], rows))}"
     )
 
 
@@ -339,17 +431,33 @@ def claims_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
     )
     if not by_carrier:
         return "<p>No carrier claims yet.</p>"
-    chart = bar_chart(
-        [f"{m}\n{c}" for m, c, _, _ in by_carrier],
-        [("requested", [r[2] for r in by_carrier]), ("approved", [r[3] for r in by_carrier])],
-        colors=(GREY, GREEN),
-        title="Carrier claims: requested vs approved",
+    months = list(dict.fromkeys(m for m, *_ in by_carrier))
+    carriers = list(dict.fromkeys(c for _, c, *_ in sorted(by_carrier, key=lambda r: r[1])))
+    amounts = {(m, c): (req, appr) for m, c, req, appr in by_carrier}
+    # Small multiples: one chart per carrier, months along the axis, so the labels stay readable at page width;
+    # all on one axis.
+    chart = "".join(
+        f"<h3>{escape(c)}</h3>"
+        + wrap(
+            bar_chart(
+                months,
+                [
+                    ("requested", [amounts.get((m, c), (None, None))[0] for m in months]),
+                    ("approved", [amounts.get((m, c), (None, None))[1] for m in months]),
+                ],
+                colors=(GREY, GREEN),
+                title=f"Carrier claims of {c}: requested vs approved",
+                domain=[r[2] for r in by_carrier],  # one axis for every carrier: their bars compare
+            )
+        )
+        for c in carriers
     )
     rows = [[*(escape(v) for v in r[:3]), *(count(v) for v in r[3:7]), money(r[7]), money(r[8])] for r in detail]
     headers = ["month", "carrier", "type", "claims", "approved", "rejected", "pending", "requested", "approved amount"]
     return (
-        "<p>Claims by the month of their current status; approved amounts are the P&amp;L's claims income.</p>"
-        f"{chart}{table(headers, rows, numeric_from=3)}"
+        "<p>Claims by the month of their current status, one chart per carrier; approved amounts are the P&amp;L's "
+        "carrier claims recovered.</p>"
+        f"{chart}{wrap(table(headers, rows, numeric_from=3))}"
     )
 
 
@@ -424,7 +532,7 @@ def lift_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
         "includes zero, the data cannot tell the campaign's effect from none. Attributable margin is the margin "
         "of every treatment conversion (what attribution would credit); incremental margin is what the campaign "
         "caused beyond what the control group did anyway.</p>"
-        f"{chart}{table(headers, rows, numeric_from=2)}"
+        f"{wrap(chart)}{wrap(table(headers, rows, numeric_from=2))}"
     )
 
 
@@ -467,7 +575,7 @@ def sensitivity_section(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str
         "<p>Net contribution per month had CS been charged another share of refunds and replacements (the "
         "booked share in bold), everything else as booked; break-even share = net contribution before the charge "
         "÷ the month's refunds and replacement costs: the share at which the month's net contribution is zero.</p>"
-        f"{chart}{table([headers[0], 'booked', *headers[1:]], rows)}"
+        f"{wrap(chart)}{wrap(table([headers[0], 'booked', *headers[1:]], rows))}"
     )
 
 
@@ -481,8 +589,39 @@ th{background:#f5f5f5} .chart{display:block;max-width:100%;height:auto;margin:8p
 .chart text{font:11px system-ui,sans-serif;fill:#333} .chart .label{font-weight:600;font-size:12px}
 .chart .grid{stroke:#eee} .chart .zero{stroke:#555}
 .dot{display:inline-block;width:9px;height:9px;border-radius:50%;margin-right:5px}
-.warn{color:#c62828}
+.warn{color:#c62828} .open{color:#8a5a00} .note{color:#444;font-size:13px} h3{font-size:15px;margin:18px 0 0}
+.fig{overflow-x:auto;max-width:100%} nav a{margin-right:14px}
+@media (max-width:700px){body{margin:12px} .fig .chart{max-width:none;width:auto}}
 """
+
+
+# Beside the report in the published folder: the health page and the dbt docs site (publish writes both).
+NAV = (
+    '<nav class="meta"><a href="health.html">Pipeline health</a><a href="dbt-docs/index.html">Mart columns and '
+    "lineage (dbt docs)</a></nav>\n"
+)
+DOCS = Path(__file__).resolve().parent.parent / "docs"  # the repository's pages on how each figure is made
+DOC_PAGES = (("rules.md", "the rules every mart follows"), ("campaigns.md", "campaigns"), ("pnl.md", "the P&amp;L"),
+             ("control-groups.md", "control groups"), ("sources.md", "sources"))  # fmt: skip
+
+
+def footer(folder: Path) -> str:
+    """Links to the repository's docs pages, relative to the folder the report is published in (they work where
+    the report is opened beside a checkout; the page names say where to look when it travels alone)."""
+    base = Path(os.path.relpath(DOCS, folder.resolve())).as_posix()
+    links = ", ".join(f'<a href="{escape(base)}/{page}">{title}</a>' for page, title in DOC_PAGES)
+    return (
+        f'<p class="note">How each figure is computed, in the project\'s words (<code>docs/</code> in the '
+        f"pipeline's repository): {links}. Every mart's columns and lineage: "
+        '<a href="dbt-docs/index.html">dbt docs</a>.</p>\n'
+    )
+
+
+def reporting_currency(con: duckdb.DuckDBPyConnection, tables: set[str]) -> str:
+    """The currency every amount is in, from the version table (the dbt var `reporting_currency`)."""
+    if "publication" in tables and (found := query(con, "SELECT reporting_currency FROM publication")):
+        return found[0][0]
+    return "the reporting currency"
 
 
 def render_report(published_db: Path | str, *, published_at: str | None = None, name: str | None = None) -> str:
@@ -492,6 +631,7 @@ def render_report(published_db: Path | str, *, published_at: str | None = None, 
     try:
         tables = {name for (name,) in query(con, "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'")}
         notice = history_notice(incomplete_history(con, tables))
+        currency = reporting_currency(con, tables)
         sections = [
             ("pnl", "Monthly CS P&amp;L", pnl_section(con, tables)),
             ("funnels", "Campaign funnels", funnel_section(con, tables)),
@@ -510,8 +650,9 @@ def render_report(published_db: Path | str, *, published_at: str | None = None, 
         f"<title>CS profit center report</title><style>{CSS}</style></head><body>\n"
         "<h1>Customer service as a profit center</h1>\n"
         f'<p class="meta">Published {escape(when)} from the marts in {escape(name or Path(published_db).name)}. '
-        "Amounts in the reporting currency.</p>\n"
-        f"{notice}{body}\n</body></html>\n"
+        f"Amounts in {escape(currency)}, the reporting currency (other currencies converted at the month's rate), "
+        "to the cent.</p>\n"
+        f"{NAV}{notice}{body}\n{footer(Path(published_db).parent)}</body></html>\n"
     )
 
 
@@ -529,8 +670,6 @@ def build_report(published_db: Path | str, out: Path | str | None = None) -> Pat
 
 
 def main(argv: list[str] | None = None) -> None:
-    from pipeline.publish import published_db_path
-
     parser = argparse.ArgumentParser(prog="python -m pipeline.report", description="Rebuild report.html")
     parser.add_argument("published_db", nargs="?", type=Path, default=None)
     args = parser.parse_args(argv)

@@ -2,7 +2,7 @@
 tables in plain Python with exact decimals, independently of the dbt SQL it judges.
 
 It sees what the vendors would show at clock `as_of` (the latest version of each record
-with `v_from <= as_of`), applies the rules of ../shared/spec/business-rules.md, and writes
+with `v_from <= as_of`), applies the business rules (docs/rules.md), and writes
 one CSV per mart. Money is Decimal, rounded half up to the cent per order / refund / cost
 row, shares once per month.
 """

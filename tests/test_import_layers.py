@@ -9,8 +9,6 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PACKAGES = ("settings", "ingest", "expectations", "pipeline", "dags", "sandbox", "bench")
-# Lane L25r's (issue 25) to untangle; until then the one module circle that may remain.
-KNOWN_MODULE_CIRCLES = {frozenset({"pipeline.publish", "pipeline.report"})}
 
 
 def modules() -> dict[str, Path]:
@@ -112,4 +110,4 @@ def test_no_import_cycle_between_packages():
 
 
 def test_no_import_cycle_between_modules():
-    assert [c for c in cycles(graph()) if frozenset(c) not in KNOWN_MODULE_CIRCLES] == []
+    assert cycles(graph()) == []

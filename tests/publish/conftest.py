@@ -54,3 +54,9 @@ def warehouse_marts(warehouse: Path) -> dict[str, int]:
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under the folder, by relative path, with its bytes."""
     return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(autouse=True)
+def no_dbt_docs(monkeypatch):
+    """The dbt docs site costs a `dbt docs generate` per fresh folder: only the tests about it turn it on."""
+    monkeypatch.setenv("PUBLISH_DBT_DOCS", "false")
