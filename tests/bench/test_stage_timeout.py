@@ -43,3 +43,14 @@ def alive(pid: int) -> bool:
 def test_a_stage_within_its_timeout_reports_its_summary(tmp_path):
     m = measure("quick", [sys.executable, "-c", "print('{\"rows\": 3}')"], dict(os.environ), tmp_path / "q.log", 30)
     assert "failed" not in m and m["rows"] == 3
+
+
+def test_a_small_stage_is_not_charged_the_bench_process_memory(tmp_path):
+    """Linux starts a child's ru_maxrss at its parent's peak: a bench that generated demo first (574 MiB) charged
+    every smaller stage exactly that. A stage's peak is its own."""
+    ballast = bytearray(600 * 2**20)  # touched: resident in this process, the stage's parent
+    ballast[::4096] = b"x" * len(ballast[::4096])
+    child = "import time; time.sleep(0.3)"  # a few MiB, alive long enough to be sampled
+    m = measure("small", [sys.executable, "-c", child], dict(os.environ), tmp_path / "s.log", 30)
+    del ballast
+    assert 0 < m["peak_rss_mib"] < 300, m

@@ -99,3 +99,28 @@ def test_a_check_without_sql_goes_to_gx():
     mostly = Dataset("mostly", "raw", "mostly", "select 1 as id", ("id",),
                      (Check("ExpectColumnValuesToNotBeNull", {"column": "id", "mostly": 0.5}),))  # fmt: skip
     assert sql_checks.count(duckdb.connect(), mostly) is None
+
+
+# Suites counted at once run on cursors, which do not inherit the connection's settings: each must set the
+# session's time zone itself, or a month would be cut in the host's zone. Run where the host's zone is Chicago.
+IN_CHICAGO = """
+import duckdb
+from expectations import runner
+from expectations.suites import Dataset, in_set
+
+month = "select strftime(timestamptz '2026-03-01 03:00:00+00', '%Y-%m') as month"  # 2026-02 in Chicago
+suites = [Dataset(f"s{i}", "raw", f"s{i}", month, ("month",), (in_set("month", ("2026-03",)),)) for i in range(4)]
+con = duckdb.connect()
+con.execute(runner.SESSION_SQL)
+print([c.per_check for c in runner.count_suites(con, suites).values()])
+"""
+
+
+def test_suites_counted_at_once_are_counted_in_utc_whatever_the_host_zone():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "TZ": "America/Chicago"}
+    out = subprocess.run([sys.executable, "-c", IN_CHICAGO], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str([((1, 0),)] * 4)
