@@ -24,9 +24,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.lock | $(BIN)/python
+	@echo "installing uv $(UV_VERSION), then $$(grep -c '^[A-Za-z0-9]' requirements.lock) packages from requirements.lock into $(VENV) (a few minutes the first time)"
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	# --compile-bytecode: imports never pay for compiling, even where PYTHONDONTWRITEBYTECODE is set (DAG parses, dbt runs)
-	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
+	# --compile-bytecode: imports never pay for compiling, even where PYTHONDONTWRITEBYTECODE is set (DAG parses, dbt runs).
+	# Not -q: uv shows its progress and names what it installs.
+	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python requirements.lock
 	rm -f $(VENV)/.synced-* && touch $@
 
 install: $(STAMP) ## create .venv from the python3 on PATH (or PYTHON=...) and install the lock
@@ -43,11 +45,14 @@ up: install ## Airflow (scheduler, DAG processor, triggerer, API server) on 127.
 browser: ## install Debian's chromium if missing (the report's screenshot test uses it; needs root)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the screenshot test will be skipped"
 
+# Progress per test file (not -q's bare dots) and the 15 slowest tests at the end.
+PYTEST_PROGRESS := -o console_output_style=progress --durations=15
+
 test: install ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest $(PYTEST_PROGRESS)
 
 test-fast: install ## tests not marked slow
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest $(PYTEST_PROGRESS) -m "not slow"
 
 test-reliability: install ## kills, heavy faults, readers, drift, bad finance, calendar edges (RELIABILITY_KILLS=20 RELIABILITY_READER_RUNS=5)
 	RELIABILITY_REPORT=$(DATA_DIR)/bench/reliability.json $(BIN)/python -m pytest -q -s -m reliability tests/reliability
