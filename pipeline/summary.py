@@ -47,7 +47,7 @@ def print_summary(run_started: datetime, say: Say = print) -> None:
     say(f"    {publication_status(manifest, run_started)}")
     say(f"    as of {version['as_of']}, rules {version['rule_version']}, amounts in {version['reporting_currency']}")
     docs = data_dir().resolve() / "data_docs" / "index.html"  # rendered when a suite fails
-    say("    data quality: freshness, raw and mart gates passed (a failing gate stops the run before publishing)")
+    say(f"    data quality: {gate_status(warehouse_path())}")
     if flagged := manifest.get("source_history_incomplete"):
         say(
             f"    flagged months: {', '.join(flagged)} have incomplete source history (Recharge no longer serves"
@@ -63,6 +63,26 @@ def print_summary(run_started: datetime, say: Say = print) -> None:
     say(f"    manifest: {manifest_path}")
     if docs.exists():
         say(f"    data docs: {docs}")
+
+
+def gate_status(warehouse: Path) -> str:
+    """The latest run of each quality gate, from ops.dq_results (expectations/runner.py writes it)."""
+    query = """
+        WITH latest AS (SELECT layer, arg_max(run_id, validated_at) AS run_id FROM ops.dq_results GROUP BY layer)
+        SELECT layer, count(*) FILTER (WHERE success), count(*), strftime(max(validated_at), '%Y-%m-%d %H:%M UTC')
+        FROM ops.dq_results JOIN latest USING (layer, run_id) GROUP BY layer ORDER BY layer DESC"""
+    try:
+        con = duckdb.connect(str(warehouse), read_only=True)
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            gates = con.execute(query).fetchall()
+        finally:
+            con.close()
+    except duckdb.Error as e:  # another process holds the warehouse, or no gate has run in it yet
+        return f"not read ({type(e).__name__}: {str(e).splitlines()[0][:120]})"
+    if not gates:
+        return "no gate has run yet"
+    return "; ".join(f"{layer} gate {ok} of {n} expectations met ({at})" for layer, ok, n, at in gates)
 
 
 def print_failure(error: Exception, say: Say = print) -> None:

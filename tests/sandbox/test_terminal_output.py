@@ -41,7 +41,8 @@ LINE_SHAPES = [
     rf"    published {INSTANT}",
     rf"    nothing new since {INSTANT}: the sources hold no new data, the published version is unchanged",
     rf"    as of {INSTANT}, rules v\d+, amounts in [A-Z]{{3}}",
-    r"    data quality: freshness, raw and mart gates passed \(.*\)",
+    r"    data quality: raw gate (?P<raw>\d+) of (?P=raw) expectations met \([\d: -]+ UTC\);"  # all met
+    r" marts gate (?P<marts>\d+) of (?P=marts) expectations met \([\d: -]+ UTC\)",
     r"    flagged months: none \(every month's source history is complete\)",
     r"    flagged months: \d{4}-\d\d(, \d{4}-\d\d)* have incomplete source history .*",
     rf"    (warehouse|published for BI \(read-only\)|report|manifest|data docs): {PATH}",
