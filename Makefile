@@ -33,10 +33,10 @@ $(STAMP): requirements.lock | $(BIN)/python
 
 install: $(STAMP) ## create .venv from the python3 on PATH (or PYTHON=...) and install the lock
 
-demo: install ## the sandbox at SCALE (default demo) through the DAGs into $DATA_DIR/demo-SCALE-SEED/; show the marts
+demo: install ## the sandbox at SCALE (default demo) through the DAGs into $DATA_DIR/demo-SCALE-SEED/; ends with the summary
 	$(BIN)/python -m sandbox demo --scale $(SCALE) --seed $(SEED)
 
-run: install ## the pipeline through its DAGs against the AIRFLOW_CONN_* sources: make run START=2026-03-01 END=2026-04-01
+run: install ## the DAGs against the AIRFLOW_CONN_* sources, ending with the summary: make run START=2026-03-01 END=2026-04-01
 	$(BIN)/python -m pipeline.run $(if $(START),--start $(START)) $(if $(END),--end $(END))
 
 up: install ## Airflow (scheduler, DAG processor, triggerer, API server) on 127.0.0.1:8080 over these DAGs, the sandbox at SCALE behind them
