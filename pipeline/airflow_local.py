@@ -50,9 +50,6 @@ def settings(home: Path) -> dict[str, str]:
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
         "AIRFLOW__CORE__FERNET_KEY": fernet_key(home),
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
-        # dag.test() says "No tasks to run" every second while a task waits out its retry delay: a poll, not news
-        # (the retry itself is logged by the task; a task that fails for good fails the run, and run() says so)
-        "AIRFLOW__LOGGING__NAMESPACE_LEVELS": "airflow.sdk.definitions.dag=ERROR",
         "AIRFLOW__OPENLINEAGE__DISABLED": "True",  # no lineage backend here; keeps logs quiet
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "cs-profit-center",
         "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",  # as in the image: no calls home
@@ -67,6 +64,8 @@ def configure(data_dir: Path | None = None) -> Path:
     home.mkdir(parents=True, exist_ok=True)
     for key, value in settings(home).items():
         os.environ.setdefault(key, value)
+    # in-process runs only: dag.test()'s once-a-second retry poll (pipeline/airflow_logging.py says why)
+    os.environ.setdefault("AIRFLOW__LOGGING__LOGGING_CONFIG_CLASS", "pipeline.airflow_logging.LOGGING_CONFIG")
     if str(DAGS) not in sys.path:  # as Airflow does for its DAG folder: DAG files import pipeline_defaults
         sys.path.insert(0, str(DAGS))
     return home
