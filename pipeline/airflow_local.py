@@ -35,9 +35,14 @@ def fernet_key(home: Path) -> str:
     if not path.exists():
         from cryptography.fernet import Fernet
 
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(Fernet.generate_key())
+        home.mkdir(parents=True, exist_ok=True)  # `make up` asks before anything has made the home
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it meanwhile: theirs is the key
+            pass
+        else:
+            with os.fdopen(fd, "wb") as f:
+                f.write(Fernet.generate_key())
     return path.read_text().strip()
 
 

@@ -16,9 +16,10 @@ REPO = Path(__file__).resolve().parents[2]
 def test_the_local_home_has_its_own_fernet_key_readable_by_its_owner_only(tmp_path):
     from pipeline.airflow_local import fernet_key, settings
 
-    key = fernet_key(tmp_path)
-    assert settings(tmp_path)["AIRFLOW__CORE__FERNET_KEY"] == key == fernet_key(tmp_path)  # created once
-    assert stat.S_IMODE((tmp_path / "fernet.key").stat().st_mode) == 0o600
+    home = tmp_path / "airflow"  # not made yet: `make up` asks for the settings first
+    key = fernet_key(home)
+    assert settings(home)["AIRFLOW__CORE__FERNET_KEY"] == key == fernet_key(home)  # created once
+    assert stat.S_IMODE((home / "fernet.key").stat().st_mode) == 0o600
     from cryptography.fernet import Fernet
 
     assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"x")) == b"x"
