@@ -24,9 +24,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): requirements.lock | $(BIN)/python
+	@echo "installing uv $(UV_VERSION), then $$(grep -c '^[A-Za-z0-9]' requirements.lock) packages from requirements.lock into $(VENV) (a few minutes the first time)"
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION)
-	# --compile-bytecode: imports never pay for compiling, even where PYTHONDONTWRITEBYTECODE is set (DAG parses, dbt runs)
-	$(BIN)/uv pip sync -q --compile-bytecode --python $(BIN)/python requirements.lock
+	# --compile-bytecode: imports never pay for compiling, even where PYTHONDONTWRITEBYTECODE is set (DAG parses, dbt runs).
+	# Not -q: uv shows its progress and names what it installs.
+	$(BIN)/uv pip sync --compile-bytecode --python $(BIN)/python requirements.lock
 	rm -f $(VENV)/.synced-* && touch $@
 
 # The dbt manifest the transform DAG renders its tasks from (as in the image): rebuilt when the project changes.
@@ -36,10 +38,10 @@ $(MANIFEST): $(STAMP) $(shell find dbt_project/dbt_project.yml dbt_project/profi
 
 install: $(STAMP) $(MANIFEST) ## create .venv from the python3 on PATH (or PYTHON=...), install the lock, parse dbt
 
-demo: install ## the sandbox at SCALE (default demo) through the DAGs into $DATA_DIR/demo-SCALE-SEED/; show the marts
+demo: install ## the sandbox at SCALE (default demo) through the DAGs into $DATA_DIR/demo-SCALE-SEED/; ends with the summary
 	$(BIN)/python -m sandbox demo --scale $(SCALE) --seed $(SEED)
 
-run: install ## the pipeline through its DAGs against the AIRFLOW_CONN_* sources: make run START=2026-03-01 END=2026-04-01
+run: install ## the DAGs against the AIRFLOW_CONN_* sources, ending with the summary: make run START=2026-03-01 END=2026-04-01
 	$(BIN)/python -m pipeline.run $(if $(START),--start $(START)) $(if $(END),--end $(END))
 
 up: install ## Airflow (scheduler, DAG processor, triggerer, API server) on 127.0.0.1:8080 over these DAGs, the sandbox at SCALE behind them
@@ -48,11 +50,14 @@ up: install ## Airflow (scheduler, DAG processor, triggerer, API server) on 127.
 browser: ## install Debian's chromium if missing (the report's screenshot test uses it; needs root)
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || echo "chromium not installed: the screenshot test will be skipped"
 
+# Progress per test file (not -q's bare dots) and the 15 slowest tests at the end.
+PYTEST_PROGRESS := -o console_output_style=progress --durations=15
+
 test: install ## the whole test suite (what CI runs)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest $(PYTEST_PROGRESS)
 
 test-fast: install ## tests not marked slow
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest $(PYTEST_PROGRESS) -m "not slow"
 
 test-reliability: install ## kills, heavy faults, readers, drift, bad finance, calendar edges (RELIABILITY_KILLS=20 RELIABILITY_READER_RUNS=5)
 	RELIABILITY_REPORT=$(DATA_DIR)/bench/reliability.json $(BIN)/python -m pytest -q -s -m reliability tests/reliability

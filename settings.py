@@ -57,6 +57,11 @@ def published_db_path(out_dir: Path | None = None) -> Path:
     return Path(out_dir or published_dir()) / PUBLISHED_DB_NAME
 
 
+def landing_keep_loaded_runs() -> int:
+    """How many loaded runs per endpoint keep their landing files (LANDING_KEEP_LOADED_RUNS, default 1)."""
+    return max(0, int(env("LANDING_KEEP_LOADED_RUNS", "1")))
+
+
 def exports_dir() -> Path:
     return Path(env("EXPORTS_DIR", str(data_dir() / "exports")))
 

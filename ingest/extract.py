@@ -20,7 +20,7 @@ from ingest.identity import check_before_extract, connection_identity
 from ingest.landing import LandingBatch, check_run_id, read_state, write_manifest
 from ingest.parse import parse_ts
 from ingest.vendors import CLIENTS
-from settings import endpoint_landing_dir
+from settings import endpoint_landing_dir, warehouse_path
 
 log = logging.getLogger(__name__)
 DEFAULT_MAX_REJECT_RATIO = 0.01
@@ -54,6 +54,8 @@ def start_from(ep: Endpoint, window: Window) -> datetime | None:
         return None
     if window.since is not None:
         return window.since
+    if not warehouse_path().exists():  # the warehouse lost: loaded runs' landing files are pruned, so refetch all
+        return None
     mark = read_state(endpoint_landing_dir(ep.vendor, ep.entity)).get("watermark")
     return parse_ts(mark) - ep.lookback if mark else None
 

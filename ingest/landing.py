@@ -5,6 +5,10 @@ Per endpoint folder `landing/<vendor>/<entity>/`:
   rejected/<run_id>-<n>.parquet    quarantined records with the reason
   <run_id>.manifest.json           written last: the run's summary; the loader only trusts files it lists
   _state.json                      the loaded watermark, mirrored by the loader (extracts never open the warehouse)
+
+Retention: once loaded, a run's files are kept only while the run is among its endpoint's newest
+LANDING_KEEP_LOADED_RUNS loaded runs (default 1: what the vendor last sent, for inspection); the warehouse
+holds the rest (and ops.extract_runs their summaries). Files of a run not yet loaded are never removed.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+import settings
 from ingest.client import Page
 from ingest.endpoints import Endpoint, validation_sql
 from ingest.sql import literal
@@ -161,3 +166,32 @@ def read_state(folder: Path) -> dict:
 
 def write_state(folder: Path, state: dict) -> None:
     atomic_write_bytes(folder / "_state.json", json.dumps(state, sort_keys=True, default=str).encode())
+
+
+def keep_loaded_runs() -> int:
+    return settings.landing_keep_loaded_runs()
+
+
+def prune_loaded(folder: Path, loaded: set[str], keep: int) -> list[str]:
+    """Remove the files of loaded runs beyond the newest `keep` loaded runs of this endpoint folder; returns the
+    removed names. A run counts as loaded when its manifest is in `loaded` (the names ops.loaded_files recorded
+    in a committed load); only the files that manifest names go, and of those only the ones `loaded` holds or
+    its quarantine (rejected/); the manifest goes last, so a prune cut short leaves a manifest that still says
+    what was there. An unloaded run's files are never touched: its manifest is not in `loaded`."""
+    runs = []
+    for path in folder.glob("*.manifest.json"):
+        if path.name in loaded:
+            manifest = json.loads(path.read_text())
+            runs.append((str(manifest.get("started_at") or ""), path.name, manifest))
+    runs.sort(reverse=True)  # newest first (ISO instants in UTC sort as text; the name breaks ties)
+    removed: list[str] = []
+    for _, name, manifest in runs[keep:]:
+        files = [f for f in manifest.get("files", []) if f in loaded]
+        files += [f for f in manifest.get("rejected_files", []) if f.startswith("rejected/")]
+        for file in [*files, name]:
+            try:
+                (folder / file).unlink()
+            except FileNotFoundError:
+                continue
+            removed.append(file)
+    return removed

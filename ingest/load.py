@@ -20,7 +20,7 @@ import duckdb
 
 from ingest.endpoints import Endpoint
 from ingest.identity import record_or_refuse, write_mirror
-from ingest.landing import write_state
+from ingest.landing import keep_loaded_runs, prune_loaded, write_state
 from ingest.sql import literal_list
 from ingest.vendors import CLIENTS
 from settings import duckdb_memory_limit, endpoint_landing_dir, warehouse_path
@@ -69,14 +69,17 @@ def ensure_raw(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> None:
         record VARCHAR NOT NULL USING COMPRESSION zstd, load_id BIGINT)""")
 
 
+def loaded_files(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> set[str]:
+    """The landing files (and manifests) of this endpoint that committed loads recorded."""
+    rows = con.execute(
+        "SELECT file FROM ops.loaded_files WHERE vendor = ? AND entity = ?", [ep.vendor, ep.entity]
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def pending_manifests(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> list[dict]:
     folder = endpoint_landing_dir(ep.vendor, ep.entity)
-    done = {
-        r[0]
-        for r in con.execute(
-            "SELECT file FROM ops.loaded_files WHERE vendor = ? AND entity = ?", [ep.vendor, ep.entity]
-        ).fetchall()
-    }
+    done = loaded_files(con, ep)
     out = []
     for path in sorted(folder.glob("*.manifest.json")):
         if path.name not in done:
@@ -85,6 +88,13 @@ def pending_manifests(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> list[dict
 
 
 def load_endpoint(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
+    result = merge_pending(con, ep)
+    # after the commit: only what ops.loaded_files holds can go (a rerun's lookback must not grow data/)
+    prune_loaded(endpoint_landing_dir(ep.vendor, ep.entity), loaded_files(con, ep), keep_loaded_runs())
+    return result
+
+
+def merge_pending(con: duckdb.DuckDBPyConnection, ep: Endpoint) -> dict:
     manifests = pending_manifests(con, ep)
     if not manifests:
         return {"endpoint": ep.name, "manifests": 0, "rows_in": 0, "rows_merged": 0}

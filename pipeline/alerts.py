@@ -20,6 +20,14 @@ import settings
 log = logging.getLogger(__name__)
 
 
+def failure_text(context: dict) -> str:
+    """`<dag>.<task> failed: <the error's first line>`: what a run's closing summary says (pipeline/summary.py)."""
+    ti = context.get("task_instance") or context.get("ti")
+    error = context.get("exception")
+    first_line = str(error).splitlines()[0][:300] if error else "failed"
+    return f"{ti.dag_id}.{ti.task_id} failed: {first_line}" if ti else f"a task failed: {first_line}"
+
+
 def alert_text(context: dict) -> str:
     ti = context.get("task_instance") or context.get("ti")
     error = context.get("exception")
@@ -53,7 +61,8 @@ def on_failure(context: dict) -> None:
     if not first_of_run(context):
         log.error("failed too (this run's alert was already sent): %s", text)
         return
-    log.error("ALERT %s", text)
+    # `failure`: read by pipeline/airflow_local.run for the closing summary of `make run` and the demo
+    log.error("ALERT %s", text, extra={"failure": redact(failure_text(context))})
     url = settings.alert_webhook_url()
     if not url:
         return

@@ -122,10 +122,9 @@ def dbt_task_group(group_id: str, as_of: str, pool: str):
 
 @contextmanager
 def quiet_cosmos_rendering():
-    """Cosmos warns, at every parse and so at the top of every transform task's log, that the on-run-start hook
-    and the exposures have no task (by design: the one build runs the hook; exposures build nothing) and
-    that OpenLineage is not installed (we do not use it)."""
-    loggers = [logging.getLogger(name) for name in ("cosmos.airflow.graph", "cosmos.operators.local")]
+    """Cosmos warns, when the DAG first imports its operators, that OpenLineage is not installed (we do not use
+    it; cosmos has no setting for that hint)."""
+    loggers = [logging.getLogger(name) for name in ("cosmos.operators.local",)]
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.ERROR)
@@ -147,8 +146,13 @@ def _dbt_task_group(group_id: str, as_of: str, pool: str, project):
         # AFTER_EACH, not NONE: with tests not rendered, the watcher's one `dbt build` gets `--resource-type model
         # --resource-type seed --resource-type snapshot`, which leaves out every data test (amount_is_known too).
         # The DAG emits one asset for the published marts, not one per model.
+        # Exposures and the on-run-start hook have no task (by design: exposures build nothing, the one build runs
+        # the hook, which dbt runs whatever the selection); rendered, cosmos warned of each at every parse.
         render_config=RenderConfig(
-            load_method=LoadMode.DBT_MANIFEST, test_behavior=TestBehavior.AFTER_EACH, emit_datasets=False
+            load_method=LoadMode.DBT_MANIFEST,
+            test_behavior=TestBehavior.AFTER_EACH,
+            emit_datasets=False,
+            exclude=["resource_type:exposure", "resource_type:operation"],
         ),
         execution_config=ExecutionConfig(
             execution_mode=ExecutionMode.WATCHER,

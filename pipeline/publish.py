@@ -11,6 +11,8 @@ hands every new connection in a process the database instance another open conne
 already holds, so a process sees a new version only once all its connections to the file are closed;
 the `publication` table in the file says which version a connection reads.
 On any failure the temporary files are removed and the previous published files stay as they were.
+When the marts are exactly what is already published (no new source data, the same rules, the same report
+code), nothing is written: the published version, and its `published_at`, stay as they are.
 
 Paths: `PUBLISHED_DIR` (default `$DATA_DIR/published`), the warehouse from `WAREHOUSE_PATH`/`DATA_DIR`.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import secrets
@@ -271,12 +274,58 @@ def incomplete_months(db: Path) -> list[str]:
         con.close()
 
 
+def content_fingerprint(warehouse: Path, report: bool) -> str:
+    """What a publish of `warehouse` would contain: every mart's columns and rows (an order-free sum of row
+    hashes, which, unlike XOR, a duplicated row does not cancel), the BI storage version, and the report's code
+    when there is a report. Equal fingerprints publish identical marts: the publish has nothing new to say."""
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {quote_str(str(warehouse))} AS wh (READ_ONLY)")
+        parts: list = [BI_STORAGE_VERSION]
+        for name in mart_tables(con):
+            columns = con.execute(
+                "SELECT column_name, data_type, is_nullable FROM duckdb_columns() "
+                "WHERE database_name = 'wh' AND schema_name = ? AND table_name = ? ORDER BY column_index",
+                [MARTS_SCHEMA, name],
+            ).fetchall()
+            rows, total = con.execute(
+                f"SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR "
+                f"FROM wh.{MARTS_SCHEMA}.{quote_ident(name)} AS t"
+            ).fetchall()[0]
+            parts.append([name, columns, rows, total])
+    finally:
+        con.close()
+    digest = hashlib.sha256(json.dumps(parts, default=str).encode())
+    if report:
+        for path in sorted(Path(__file__).parent.glob("report*.py")):
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def unchanged_publication(out: Path, fingerprint: str) -> dict | None:
+    """The current manifest when it describes `fingerprint` and every file it names is in place, else None."""
+    path = out / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (FileNotFoundError, ValueError):
+        return None
+    if manifest.get("content_fingerprint") != fingerprint:
+        return None
+    files = [manifest["database"], *(t["parquet"] for t in manifest["tables"].values())]
+    if manifest.get("report"):
+        files.append(manifest["report"])
+    if not all(Path(f).exists() for f in files):
+        return None
+    return manifest
+
+
 def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = None, *, report: bool = True) -> dict:
     """Publish every table of the warehouse's `marts` schema; returns paths, tables, row counts and timings.
 
     With `report` the HTML report is rendered from the staged file and swapped in with it, so the report
     always describes the published version; beside it the health page (`pipeline/health.py`) and the dbt docs
     site (`pipeline/dbt_docs.py`, regenerated only when the dbt project changed; PUBLISH_DBT_DOCS=false skips it).
+    When nothing would change, nothing is written and the result (the current manifest) says `"unchanged": true`.
     """
     began = time.monotonic()
     warehouse = Path(warehouse or warehouse_path()).resolve()
@@ -288,9 +337,13 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
     timings: dict[str, float] = {}
     published = datetime.now(UTC).replace(microsecond=0)
     published_at = published.isoformat()
+    if not warehouse.exists():
+        raise PublishFailed(f"no warehouse at {warehouse}")
+    fingerprint = content_fingerprint(warehouse, report)
+    if (current := unchanged_publication(out, fingerprint)) is not None:
+        rows = {n: t["rows"] for n, t in current["tables"].items()}
+        return {**current, "manifest": str(out / MANIFEST_NAME), "rows": rows, "unchanged": True}
     try:
-        if not warehouse.exists():
-            raise PublishFailed(f"no warehouse at {warehouse}")
         tmp_db, rows, version = stage(warehouse, out, token, staged, timings, published)
         header = check_readable_by_duckdb_15(tmp_db)
         html_tmp = None
@@ -321,6 +374,7 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
                 timings["dbt_docs_s"] = round(time.monotonic() - started, 3)
         manifest = {
             "published_at": published_at,
+            "content_fingerprint": fingerprint,  # the next publish compares it: nothing new, nothing written
             "publication": version,  # the same row readers find in the file's `publication` table
             "source_warehouse": str(warehouse),
             "storage_compatibility_version": BI_STORAGE_VERSION,
@@ -348,7 +402,7 @@ def publish(warehouse: Path | str | None = None, out_dir: Path | str | None = No
     for old in (out / "parquet").glob("*.parquet"):  # a mart dropped from the warehouse is no longer published
         if old.stem not in rows:
             remove_quietly(old)
-    return {**manifest, "manifest": str(out / MANIFEST_NAME), "rows": rows}
+    return {**manifest, "manifest": str(out / MANIFEST_NAME), "rows": rows, "unchanged": False}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -358,6 +412,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
     args = parser.parse_args(argv)
     result = publish(args.warehouse, args.out_dir, report=not args.no_report)
+    if result["unchanged"]:
+        print(f"nothing new since {result['published_at']}: {result['manifest']} is unchanged")
+        return
     took = result["timings"]["total_s"]
     print(f"published {len(result['tables'])} marts from {result['source_warehouse']} in {took} s")
     for name, info in result["tables"].items():

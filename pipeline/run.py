@@ -4,7 +4,8 @@ AIRFLOW_CONN_* variables and FINANCE_INPUTS_DIR point at: `make run START=... EN
     python -m pipeline.run [--start ISO] [--end ISO] [--as-of ISO]
 
 Order: every vendor's extraction DAG (extract -> load), the finance-inputs DAG (loads only when the
-files changed), then the transform DAG (freshness, raw gate, dbt build, mart gate, publish).
+files changed), then the transform DAG (freshness, raw gate, dbt build, mart gate, publish). Ends with the
+summary of what is published (pipeline/summary.py), or which task failed, why and where its log is.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import UTC, datetime
 
 from ingest.errors import run_cli
 from ingest.sources import vendors
-from pipeline.airflow_local import configure, migrate, run
+from pipeline.airflow_local import DagRunFailed, configure, migrate, run
 from pipeline.dbt import ensure_manifest
 
 VENDORS = tuple(vendors())  # every declared vendor (ingest/sources)
@@ -41,10 +42,13 @@ def run_pipeline(
         ("transform", {"as_of": as_of} if as_of else {}),
     ]:
         started = time.monotonic()
-        say(f"    dag {dag_id:<18} ...", end="", flush=True)
-        run(dag_id, logical_date=when, conf=conf)
-        timings[dag_id] = round(time.monotonic() - started, 1)
-        say(f" success in {timings[dag_id]:.1f} s")
+        # whole lines: a task's warning printed meanwhile must not split a DAG's name from its result
+        say(f"    dag {dag_id:<18} running", flush=True)
+        try:
+            run(dag_id, logical_date=when, conf=conf)
+        finally:
+            timings[dag_id] = round(time.monotonic() - started, 1)
+        say(f"    dag {dag_id:<18} success in {timings[dag_id]:.1f} s", flush=True)
     return timings
 
 
@@ -62,21 +66,15 @@ def main(argv: list[str] | None = None) -> None:
         start, end, as_of = (instant_text(value, flag) if value else None for flag, value in flags)
     except InvalidInstant as e:
         parser.error(str(e))  # a usage error: exit 2
-    run_pipeline(datetime.fromisoformat(end) if end else None, start, end, as_of or end)
-    warn_incomplete_history()
+    from pipeline.summary import print_failure, print_summary
 
-
-def warn_incomplete_history() -> None:
-    """Name the published months whose source history is incomplete (business rules §5): short, marked so."""
-    from pipeline.publish import incomplete_months, published_db_path
-
-    published = published_db_path()
-    if published.exists() and (months := incomplete_months(published)):
-        print(
-            f"WARNING: incomplete source history for {', '.join(months)}: Shopify renewal orders there have no"
-            " Recharge charge or order behind them, so renewals, the win-back cohort and win-back revenue are short"
-            " (published with source_history_complete = false; such a month cannot be closed)"
-        )
+    started = datetime.now(UTC)
+    try:
+        run_pipeline(datetime.fromisoformat(end) if end else None, start, end, as_of or end)
+    except DagRunFailed as failed:
+        print_failure(failed)
+        raise SystemExit(1) from None
+    print_summary(started)
 
 
 if __name__ == "__main__":

@@ -187,6 +187,8 @@ def publish() -> dict:
         "report": result["report"],
         "rows": result["rows"],
         "source_history_incomplete": result["source_history_incomplete"],
+        "published_at": result["published_at"],
+        "unchanged": result["unchanged"],  # nothing new: the published version was kept
     }
 
 

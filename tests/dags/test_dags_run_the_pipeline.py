@@ -101,12 +101,24 @@ def test_a_refused_credential_fails_the_extract_for_good_without_airflow_retries
     migrate()
     with Sandbox(tiny, faults="none", rate_limits=False) as box, connections_of(box):
         box.inject("shopify", "401", 5)  # enough for every retry the task could make
-        with pytest.raises(RuntimeError, match=r"ended failed; failed tasks: \['extract'"):
+        with pytest.raises(RuntimeError, match=r"ended failed; failed tasks: \['extract'") as failed:
             # a date of its own: Airflow keeps one metadata DB per test process, the first test's runs too
             run("extract_shopify", logical_date=from_us(box.clock_us) + timedelta(days=1))
         refused = box.stats()["shopify"]["statuses"].get("401")
     state, tries = task_instance("extract_shopify", "extract")
     assert (state, tries, refused) == ("failed", 1, 1)
+
+    # what `make run` prints then: the task, why, and where its log is (issue 25)
+    from pipeline.summary import print_failure
+
+    lines: list[str] = []
+    print_failure(failed.value, say=lambda text="", **_: lines.append(text))
+    shown = "\n".join(lines)
+    assert "    failed task(s): extract" in lines, shown  # not load, which never ran (upstream_failed)
+    why = next(line for line in lines if line.startswith("    why: "))
+    assert why.startswith("    why: extract_shopify.extract failed: shopify_default: "), why
+    log = Path(next(line for line in lines if line.startswith("    log: ")).removeprefix("    log: "))
+    assert "shopify_default" in log.read_text(), log
 
 
 def task_instance(dag_id: str, task_id: str) -> tuple[str, int]:

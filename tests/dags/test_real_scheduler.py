@@ -60,6 +60,7 @@ def scheduled_env(tmp_path, monkeypatch, tiny):
     monkeypatch.setenv("FINANCE_INPUTS_DIR", str(tiny / "finance"))
     monkeypatch.setenv("NETWORK_RETRY_DELAY_SECONDS", "0")
     monkeypatch.setenv("HTTP_MAX_TRIES", "2")
+    monkeypatch.setenv("LANDING_KEEP_LOADED_RUNS", "100")  # the backfill test reads every run's manifest
     for name in (*VENDORS, "finance"):
         monkeypatch.setenv(f"SCHEDULE_{name.upper()}", NEVER)
     from pipeline.dbt import ensure_manifest

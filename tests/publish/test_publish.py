@@ -15,6 +15,7 @@ import zipfile
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from pipeline import publish as pub
@@ -243,3 +244,30 @@ def test_the_cli_publishes_and_builds_the_report(warehouse, tmp_path):
         assert str(out / name) in proc.stdout
         assert (out / name).exists()
     assert "cs_pnl_monthly" in proc.stdout
+
+
+def test_nothing_new_publishes_nothing_and_a_changed_row_publishes_anew(warehouse, tmp_path):
+    """A rerun over the same source data (`make demo` twice) keeps the published version, `published_at` and
+    every byte; one changed row in any mart is a new version."""
+    out = tmp_path / "published"
+    first = pub.publish(warehouse, out)
+    assert first["unchanged"] is False
+    before = snapshot(out)
+    time.sleep(1.1)  # published_at has whole seconds: a new version would show a new one
+
+    again = pub.publish(warehouse, out)
+    assert again["unchanged"] is True
+    assert again["published_at"] == first["published_at"]
+    assert again["rows"] == first["rows"]
+    assert snapshot(out) == before
+
+    changed = variant(warehouse, tmp_path / "w1.duckdb")
+    con = duckdb.connect(str(changed))
+    try:  # same row count, one amount a cent higher
+        con.execute("UPDATE marts.cs_pnl_monthly SET amount = amount + 0.01 WHERE rowid = 0")
+    finally:
+        con.close()
+    third = pub.publish(changed, out)
+    assert third["unchanged"] is False
+    assert third["published_at"] > first["published_at"]
+    assert json.loads((out / "manifest.json").read_text())["published_at"] == third["published_at"]
