@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipeline.report import CSS, count, query, table, wrap
+from pipeline.report import count, page, query, table, wrap
 
 
 def ops_tables(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -160,14 +160,9 @@ def render_health(
     finally:
         con.close()
     when = published_at or at.isoformat()
-    body = "\n".join(f'<section id="{key}"><h2>{title}</h2>\n{html}</section>' for key, title, html in sections)
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>Pipeline health</title><style>{CSS}</style></head><body>\n"
-        "<h1>Pipeline health</h1>\n"
+    intro = (
         f'<p class="meta">As of the publish at {escape(when)}: what the published marts were built from. Live '
         "task state, logs and retries are in the Airflow UI (DAGs <code>extract_*</code>, <code>transform</code>)."
         '</p>\n<nav class="meta"><a href="report.html">Report</a><a href="dbt-docs/index.html">dbt docs</a></nav>\n'
-        f"{body}\n</body></html>\n"
     )
+    return page("Pipeline health", "Pipeline health", intro, sections)

@@ -643,16 +643,23 @@ def render_report(published_db: Path | str, *, published_at: str | None = None, 
     finally:
         con.close()
     when = published_at or datetime.now(UTC).replace(microsecond=0).isoformat()
-    body = "\n".join(f'<section id="{key}"><h2>{title}</h2>\n{html}</section>' for key, title, html in sections)
+    intro = (
+        f'<p class="meta">Published {escape(when)} from the marts in {escape(name or Path(published_db).name)}. '
+        f"Amounts in {escape(currency)}, the reporting currency (other currencies converted at the month's rate), "
+        f"to the cent.</p>\n{NAV}{notice}"
+    )
+    return page("CS profit center report", "Customer service as a profit center", intro, sections,
+                footer(Path(published_db).parent))  # fmt: skip
+
+
+def page(title: str, heading: str, intro: str, sections: list[tuple[str, str, str]], tail: str = "") -> str:
+    """A published page (the report, the health page): one style, `sections` as (id, title, html)."""
+    body = "\n".join(f'<section id="{key}"><h2>{name}</h2>\n{html}</section>' for key, name, html in sections)
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>CS profit center report</title><style>{CSS}</style></head><body>\n"
-        "<h1>Customer service as a profit center</h1>\n"
-        f'<p class="meta">Published {escape(when)} from the marts in {escape(name or Path(published_db).name)}. '
-        f"Amounts in {escape(currency)}, the reporting currency (other currencies converted at the month's rate), "
-        "to the cent.</p>\n"
-        f"{NAV}{notice}{body}\n{footer(Path(published_db).parent)}</body></html>\n"
+        f"<title>{title}</title><style>{CSS}</style></head><body>\n<h1>{heading}</h1>\n"
+        f"{intro}{body}\n{tail}</body></html>\n"
     )
 
 
