@@ -34,7 +34,8 @@ $(STAMP): requirements.lock | $(BIN)/python
 # The dbt manifest the transform DAG renders its tasks from (as in the image): rebuilt when the project changes.
 MANIFEST := dbt_project/target/manifest.json
 $(MANIFEST): $(STAMP) $(shell find dbt_project/dbt_project.yml dbt_project/profiles.yml dbt_project/models dbt_project/macros dbt_project/tests -type f)
-	$(BIN)/python -m pipeline.dbt parse
+	@echo "dbt: parsing the project (the manifest the transform DAG renders its tasks from)"
+	@$(BIN)/python -m pipeline.dbt parse --quiet
 
 install: $(STAMP) $(MANIFEST) ## create .venv from the python3 on PATH (or PYTHON=...), install the lock, parse dbt
 

@@ -194,13 +194,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--full-refresh", action="store_true")
     parser.add_argument("--select", nargs="+")
     parser.add_argument("--vars", type=json.loads, default=None, help="extra dbt vars as JSON")
+    parser.add_argument("--quiet", action="store_true", help="print dbt's output only when it fails")
     args = parser.parse_args(argv)
     try:
         as_of = instant_text(args.as_of, "--as-of") if args.as_of else None
-        run_dbt(args.command, as_of=as_of, full_refresh=args.full_refresh, select=args.select, variables=args.vars)
+        run_dbt(args.command, as_of=as_of, full_refresh=args.full_refresh, select=args.select, variables=args.vars,
+                quiet=args.quiet)  # fmt: skip
     except InvalidInstant as e:  # --as-of, var as_of in --vars, or DBT_AS_OF in the environment
         parser.error(str(e))
-    except DbtFailed:
+    except DbtFailed as e:
+        if args.quiet:  # otherwise dbt's own output above already says why
+            print(e, file=sys.stderr)
         sys.exit(1)
 
 
