@@ -145,6 +145,7 @@ def test_a_fifth_vendor_entity_is_its_declaration_client_and_staging_model(tmp_p
     skip = shutil.ignore_patterns("target", "logs", "__pycache__", "dbt_packages", "*.duckdb")
     for part in ("dags", "ingest", "pipeline", "expectations", "dbt_project"):
         shutil.copytree(REPO / part, project / part, ignore=skip)
+    shutil.copy(REPO / "settings.py", project / "settings.py")
     # The three files of a new vendor entity:
     (project / "ingest" / "sources" / "acme.py").write_text(DECLARATION)
     (project / "ingest" / "acme").mkdir()
@@ -166,6 +167,13 @@ def test_a_fifth_vendor_entity_is_its_declaration_client_and_staging_model(tmp_p
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(args, env=env, cwd=project, capture_output=True, text=True, timeout=600)
 
+    generated = run(sys.executable, "-m", "ingest.dbt_sources")
+    assert generated.returncode == 0, generated.stderr
+    assert generated.stdout.split() == ["wrote", str(project / "dbt_project/models/staging/acme/_acme__sources.yml")]
+    # What `make install` does after a project change: the manifest the transform DAG renders its tasks from.
+    parsed = run(sys.executable, "-m", "pipeline.dbt", "parse", "--quiet")
+    assert parsed.returncode == 0, parsed.stderr[-3000:]
+
     dags = result(run(sys.executable, "-c", CHECK_DAGS, str(project / "dags")))
     assert not dags["errors"], dags["errors"]
     assert dags["extract_acme"] == ["extract", "load"]
@@ -183,15 +191,9 @@ def test_a_fifth_vendor_entity_is_its_declaration_client_and_staging_model(tmp_p
     assert checked["clean"] and checked["clean_rows"] == len(WIDGETS)  # every page landed and loaded
     assert not checked["broken"]  # a row with an undeclared status and no updated_at fails the gate
 
-    generated = run(sys.executable, "-m", "ingest.dbt_sources")
-    assert generated.returncode == 0, generated.stderr
-    assert generated.stdout.split() == ["wrote", str(project / "dbt_project/models/staging/acme/_acme__sources.yml")]
-    dbt = str(Path(sys.executable).with_name("dbt"))
-    dbt_dir = str(project / "dbt_project")
-    dbt_env = ("--project-dir", dbt_dir, "--profiles-dir", dbt_dir)
-    build = run(dbt, "build", *dbt_env, "--select", "stg_acme__widgets")
+    build = run(sys.executable, "-m", "pipeline.dbt", "build", "--select", "stg_acme__widgets")
     assert build.returncode == 0, build.stdout[-3000:]
-    fresh = run(dbt, "source", "freshness", *dbt_env, "--select", "source:acme")
+    fresh = run(sys.executable, "-m", "pipeline.dbt", "source freshness", "--select", "source:acme")
     assert fresh.returncode == 0, fresh.stdout[-3000:]
     manifest = json.loads((project / "dbt_project" / "target" / "manifest.json").read_text())
     source = manifest["sources"]["source.cs_profit_center.acme.widgets"]
