@@ -9,6 +9,7 @@ import os
 import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from expectations.runner import validate
@@ -110,9 +111,17 @@ def test_the_dbt_docs_site_is_generated_once_per_project_version(published, tmp_
     folder, warehouse = published
     index = folder / "dbt-docs" / "index.html"
     before = index.stat().st_mtime_ns
+    changed = tmp_path / "changed.duckdb"  # new data (a new version is published), the same dbt project
+    shutil.copyfile(warehouse, changed)
+    con = duckdb.connect(str(changed))
+    try:
+        con.execute("UPDATE marts.cs_pnl_monthly SET amount = amount + 0.01 WHERE rowid = 0")
+    finally:
+        con.close()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PUBLISH_DBT_DOCS", "true")
-        result = pub.publish(warehouse, folder)
+        result = pub.publish(changed, folder)
+    assert result["unchanged"] is False
     assert result["dbt_docs"] == str(index)
     assert index.stat().st_mtime_ns == before
     assert result["timings"]["dbt_docs_s"] < 1
