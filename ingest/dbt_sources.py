@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ingest.endpoints import Vendor
 from ingest.sources import vendors
+from ingest.sql import literal
 
 STAGING_DIR = Path(__file__).resolve().parent.parent / "dbt_project" / "models" / "staging"
 
@@ -46,7 +47,7 @@ def render(vendor: Vendor) -> str:
         key = "id" if ep.key == "id" else f"id ({ep.key})"
         loaded = (
             "select coalesce(max(loaded_at), '1970-01-01 00:00:00+00'::timestamptz) from ops.extract_runs"
-            f" where vendor = '{ep.vendor}' and endpoint = '{ep.entity}' and status = 'succeeded'"
+            f" where vendor = {literal(ep.vendor)} and endpoint = {literal(ep.entity)} and status = 'succeeded'"
         )
         lines += [
             f"      - name: {ep.entity}",

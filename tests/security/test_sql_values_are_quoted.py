@@ -140,13 +140,23 @@ def test_the_ingest_cli_refuses_a_run_id_with_a_path(data_dir):
 
 def test_dbt_reads_outside_values_only_where_they_are_checked():
     """In the dbt project, the environment reaches SQL only through as_of() (checked against ISO 8601); the
-    profile's env_var paths and memory cap go to DuckDB's connect and its escaped SET, not into a model."""
+    profile's env_var paths and memory cap go to DuckDB's connect and its escaped SET, not into a model; the
+    generated sources read FRESHNESS_<VENDOR>_HOURS only as a freshness count, through `as_number` (which fails
+    on anything but a number), never into their SQL."""
     readers = {}
     for path in sorted((REPO / "dbt_project").rglob("*")):
         if path.suffix in (".sql", ".yml") and "target" not in path.parts and "dbt_packages" not in path.parts:
             text = path.read_text()
             if "env_var(" in text or re.search(r"""var\(\s*['"]as_of['"]""", text):
                 readers[str(path.relative_to(REPO / "dbt_project"))] = text
-    assert sorted(readers) == ["macros/time.sql", "profiles.yml"]
+    sources = {name: text for name, text in readers.items() if name.endswith("__sources.yml")}
+    assert len(sources) >= 4, "every vendor's generated sources YAML reads its freshness threshold"
+    freshness_count = re.compile(
+        r"""error_after: \{count: "\{\{ env_var\('FRESHNESS_[A-Z0-9_]+_HOURS', '\d+'\) \| as_number \}\}", """
+    )
+    for name, text in sources.items():
+        assert text.count("env_var(") == 1 and freshness_count.search(text), name
+        assert "env_var(" not in text.split("loaded_at_query", 1)[-1], name
+    assert sorted(set(readers) - set(sources)) == ["macros/time.sql", "profiles.yml"]
     assert readers["macros/time.sql"].count("env_var(") == 1
     assert "raise_compiler_error" in readers["macros/time.sql"]
