@@ -60,6 +60,10 @@ def print_summary(run_started: datetime, say: Say = print) -> None:
     say(f"    published for BI (read-only): {published / DB_NAME}")
     if manifest.get("report"):
         say(f"    report: {manifest['report']}")
+    if manifest.get("health"):
+        say(f"    pipeline health: {manifest['health']}")
+    if manifest.get("dbt_docs"):
+        say(f"    dbt docs (serve the folder: python -m http.server -d {published}): {manifest['dbt_docs']}")
     say(f"    manifest: {manifest_path}")
     if docs.exists():
         say(f"    data docs: {docs}")

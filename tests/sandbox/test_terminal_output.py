@@ -45,7 +45,8 @@ LINE_SHAPES = [
     r" marts gate (?P<marts>\d+) of (?P=marts) expectations met \([\d: -]+ UTC\)",
     r"    flagged months: none \(every month's source history is complete\)",
     r"    flagged months: \d{4}-\d\d(, \d{4}-\d\d)* have incomplete source history .*",
-    rf"    (warehouse|published for BI \(read-only\)|report|manifest|data docs): {PATH}",
+    rf"    (warehouse|published for BI \(read-only\)|report|pipeline health|manifest|data docs): {PATH}",
+    rf"    dbt docs \(serve the folder: python -m http.server -d {PATH}\): {PATH}",
 ]
 SHAPE = re.compile("|".join(f"(?:{s})" for s in LINE_SHAPES))
 
@@ -96,6 +97,7 @@ def test_demo_and_run_print_only_the_projects_lines_end_with_the_summary_and_a_r
     summary = summary_of(first)
     assert f"    published {published}" in summary
     assert any(line.startswith("    report: ") for line in summary)
+    assert any(line.startswith("    pipeline health: ") for line in summary)
     assert "==> monthly CS P&L (cs_pnl_monthly_wide, USD)" in first
     db = folder / "published" / "marts.duckdb"
     before = (db.stat().st_ino, db.stat().st_mtime_ns)
