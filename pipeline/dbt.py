@@ -88,12 +88,18 @@ def run_dbt(
     return output
 
 
+def project_files() -> list[Path]:
+    """Every file of the dbt project that parsing reads (what the manifest and the docs site are made from)."""
+    files = [PROJECT_DIR / "dbt_project.yml", PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "tests", "seeds", "snapshots", "analyses"):
+        files += [p for p in (PROJECT_DIR / folder).rglob("*") if p.is_file()]
+    return sorted(p for p in files if p.exists())
+
+
 def ensure_manifest() -> Path:
     """`dbt parse` when the manifest the transform DAG renders from is missing or older than the project: install
     builds it; this keeps it current for whoever edits a model and runs the DAGs (`make run`, `make up`)."""
-    sources = [PROJECT_DIR / "dbt_project.yml", *PROJECT_DIR.glob("models/**/*"), *PROJECT_DIR.glob("macros/**/*"),
-               *PROJECT_DIR.glob("tests/**/*")]  # fmt: skip
-    newest = max(p.stat().st_mtime for p in sources if p.is_file())
+    newest = max(p.stat().st_mtime for p in project_files())
     if not MANIFEST.exists() or MANIFEST.stat().st_mtime < newest:
         run_dbt("parse", quiet=True)
     return MANIFEST

@@ -18,7 +18,7 @@ import shutil
 from pathlib import Path
 
 import settings
-from pipeline.dbt import PROJECT_DIR, DbtFailed, ensure_manifest, run_dbt
+from pipeline.dbt import PROJECT_DIR, DbtFailed, ensure_manifest, project_files, run_dbt
 
 log = logging.getLogger(__name__)
 
@@ -35,12 +35,8 @@ def project_fingerprint() -> str:
     """A hash of everything the docs page is generated from in the repository: project file, models (SQL and
     YAML docs), macros, tests, profile."""
     digest = hashlib.sha256()
-    files = [PROJECT_DIR / "dbt_project.yml", PROJECT_DIR / "profiles.yml"]
-    for folder in ("models", "macros", "tests", "seeds", "snapshots", "analyses"):
-        files += [p for p in (PROJECT_DIR / folder).rglob("*") if p.is_file()]
-    for path in sorted(files):
-        if path.exists():
-            digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in project_files():
+        digest.update(str(path.relative_to(PROJECT_DIR)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 
 
