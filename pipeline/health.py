@@ -66,7 +66,12 @@ def freshness_section(con: duckdb.DuckDBPyConnection, tables: set[str], at: date
     loaded = {}
     if "extract_runs" in tables:
         loaded = dict(
-            query(con, "SELECT vendor, max(loaded_at) FROM ops.extract_runs WHERE status = 'succeeded' GROUP BY 1")
+            # A vendor is as fresh as its stalest entity: `dbt source freshness` judges each endpoint.
+            query(
+                con,
+                """SELECT vendor, min(last) FROM (SELECT vendor, endpoint, max(loaded_at) AS last
+                          FROM ops.extract_runs WHERE status = 'succeeded' GROUP BY 1, 2) GROUP BY 1""",
+            )
         )
     rows = []
     for vendor, limit in sorted(limits.items()):
@@ -89,8 +94,8 @@ def freshness_section(con: duckdb.DuckDBPyConnection, tables: set[str], at: date
             ]
         )
     return (
-        "<p>Hours since each source's last successful load, against the threshold the transform DAG's freshness "
-        "check fails at (<code>FRESHNESS_&lt;VENDOR&gt;_HOURS</code>), at the time of this page.</p>"
+        "<p>Hours since each source's last successful load (of its entity loaded longest ago), against the "
+        "threshold the transform DAG's freshness check fails at (<code>FRESHNESS_&lt;VENDOR&gt;_HOURS</code>), at the time of this page.</p>"
         + wrap(table(["source", "last load", "age", "threshold", "status"], rows))
     )
 
