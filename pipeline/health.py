@@ -96,8 +96,7 @@ def freshness_section(con: duckdb.DuckDBPyConnection, tables: set[str], at: date
     return (
         "<p>Hours since each source's last successful load (of its entity loaded longest ago), against the "
         "threshold the transform DAG's freshness check fails at (<code>FRESHNESS_&lt;VENDOR&gt;_HOURS</code>), "
-        "at the time of this page.</p>"
-        + wrap(table(["source", "last load", "age", "threshold", "status"], rows))
+        "at the time of this page.</p>" + wrap(table(["source", "last load", "age", "threshold", "status"], rows))
     )
 
 
