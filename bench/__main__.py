@@ -11,6 +11,8 @@ dbt its parse: wall minus dbt's own node time) beside its work. References, on t
   (`dbt_models_vs_hand_sql` = `dbt run` ÷ that script; `dbt_build_vs_hand_sql` = models + data tests ÷ it);
 - the load's limit: a plain `CREATE TABLE AS` of the same landing files (`load_vs_ctas` = its wall ÷ the
   load's: the load's speed as a share of the engine's copy);
+- dbt's floor: the same dbt stages on empty copies of the source tables (`bench/dbt_floor.py`): what dbt costs
+  per run and per node whatever the SQL (`dbt_floor` in bench.json);
 - a peer loader: dlt (its own venv, `.venv-dlt`) loading the same emulator pages into DuckDB
   (ratio `extract_load_vs_dlt` = our extract + load ÷ dlt's run).
 Writes $DATA_DIR/bench/bench.json and bench.md. Ratios travel across noisy machines; seconds do not.
@@ -207,13 +209,13 @@ def run(scale: str, seed: int, skip_dlt: bool = False, stage_timeout_s: float | 
 
     timeout_s = stage_timeout_s or STAGE_TIMEOUT_S[scale]
 
-    def record(key: str, argv: list[str]) -> None:
-        stages[key] = measure(key, argv, env, logs / f"{key}.log", timeout_s)
+    def record(key: str, argv: list[str], stage_env: dict[str, str] | None = None) -> None:
+        stages[key] = measure(key, argv, stage_env or env, logs / f"{key}.log", timeout_s)
         # what is measured so far survives a run stopped halfway (a large run takes a while)
         (out_dir / "bench.partial.json").write_text(json.dumps({"scale": scale, "stages": stages}, indent=2))
 
-    def stage(name: str, *args: str, key: str | None = None) -> None:
-        record(key or name, [sys.executable, "-m", "bench.stage", name, *args])
+    def stage(name: str, *args: str, key: str | None = None, stage_env: dict[str, str] | None = None) -> None:
+        record(key or name, [sys.executable, "-m", "bench.stage", name, *args], stage_env)
 
     print(f"bench: scale {scale}, seed {seed}; logs in {logs}", flush=True)
     emulators = Emulators(sim, logs / "emulators.log")
@@ -247,6 +249,16 @@ def run(scale: str, seed: int, skip_dlt: bool = False, stage_timeout_s: float | 
         emulator_peak = emulators.peak_rss_mib()
     finally:
         emulators.stop()
+    # dbt's floor: the same dbt stages on empty copies of the source tables (a target and warehouse of its own)
+    floor = work / "floor.duckdb"
+    floor_env = env | {"WAREHOUSE_PATH": str(floor), "DBT_TARGET_PATH": str(work / "dbt_target_floor"),
+                       "DBT_LOG_PATH": str(work / "dbt_logs_floor")}  # fmt: skip
+    record("dbt_floor_copy", [sys.executable, "-m", "bench.dbt_floor", str(work / "warehouse.duckdb"), str(floor),
+                              str(work / "dbt_target" / "manifest.json")])  # fmt: skip
+    stage("dbt_parse", key="dbt_floor_parse", stage_env=floor_env)
+    stage("dbt_models", as_of, key="dbt_floor_models", stage_env=floor_env)
+    stage("dbt_full", as_of, key="dbt_floor_full", stage_env=floor_env)
+    stage("dbt_incremental", as_of, key="dbt_floor_daily", stage_env=floor_env)
     # the vendors' real rate limits, on tiny (its own emulators, limits on): not a stage of the daily run
     record("rate_limits", [sys.executable, "-m", "bench.rate_limits", "--scale", "tiny", "--seed", str(seed)])
     result = summarize(scale, seed, stages, emulator_peak)
@@ -274,6 +286,16 @@ def summarize(scale: str, seed: int, stages: dict[str, Measured], emulator_peak_
         "extract_load_vs_dlt": ratio(wall("extract_land", "load"), wall("dlt_reference")),
         "load_vs_ctas": ratio(wall("ctas_reference"), wall("load")),
     }
+    others = wall(*(s for s in daily if s != "dbt_incremental"))
+    # what the same dbt runs cost with no rows: dbt's own per run and per node, which no SQL change removes
+    floor = {
+        "models_s": wall("dbt_floor_models"),
+        "full_build_s": wall("dbt_floor_full"),
+        "daily_build_s": wall("dbt_floor_daily"),
+        "models_vs_hand_sql": ratio(wall("dbt_floor_models"), wall("hand_sql_reference")),
+        "full_build_vs_hand_sql": ratio(wall("dbt_floor_full"), wall("hand_sql_reference")),
+        "daily_run_s": None if others is None or wall("dbt_floor_daily") is None else others + wall("dbt_floor_daily"),
+    }
     measured = {
         **ratios,
         "daily_run_wall_s": wall(*daily),
@@ -297,6 +319,7 @@ def summarize(scale: str, seed: int, stages: dict[str, Measured], emulator_peak_
         **{k: rnd(v) for k, v in ratios.items()},
         "daily_run_wall_s": rnd(wall(*daily)),
         "daily_run_stages_s": {s: stages[s]["wall_s"] for s in daily if s in stages},
+        "dbt_floor": {k: rnd(v) for k, v in floor.items()},
         "stages": dict(stages),
         "goals": goals,
         "sandbox_emulators_peak_rss_mib": emulator_peak_mib,  # the vendors' side, not ours: shown, not judged
@@ -334,6 +357,14 @@ def markdown(result: dict) -> str:
         f"Daily run (extract → publish, after one simulated day): {result['daily_run_wall_s']} s wall ({daily}).",
         "",
     ]
+    if (f := result.get("dbt_floor")) and f["models_s"] is not None:
+        lines += [
+            "dbt's floor (the same dbt stages on empty copies of the source tables: dbt's own cost per run and node):"
+            f" models {f['models_s']} s ({f['models_vs_hand_sql']} × the hand-written SQL on the data), full build"
+            f" {f['full_build_s']} s ({f['full_build_vs_hand_sql']} ×), daily build {f['daily_build_s']} s; the daily"
+            f" run with that build in place of the real one: {f['daily_run_s']} s.",
+            "",
+        ]
     lines += ["| goal | target | measured | met |", "|---|---|---:|---|"]
     for g in result["goals"].values():
         met = {True: "yes", False: "**no**", None: "not judged at this scale" if g["measured"] else "not measured"}[
