@@ -6,7 +6,7 @@ its imports included) and, for dbt, `dbt_nodes_s` (dbt's own run time of the nod
 rest of the call: dbt's start-up and end: imports, parse, manifest, connections, artifacts).
 
     python -m bench.stage extract_land | load | dbt_parse | dbt_models AS_OF | dbt_full AS_OF | dbt_incremental AS_OF
-                          | gx_gate | publish
+                          | freshness | gx_gate | publish
 """
 
 from __future__ import annotations
@@ -78,6 +78,13 @@ def dbt_timing() -> dict:
     return {"dbt_nodes_s": round(results["elapsed_time"], 2), "nodes": len(results["results"])}
 
 
+def freshness() -> dict:
+    """The transform's first task: hours since each endpoint's last load, by `dbt source freshness`."""
+    from pipeline import tasks
+
+    return {"endpoints": len(tasks.check_freshness())}
+
+
 def gx_gate() -> dict:
     from pipeline import tasks
 
@@ -91,8 +98,8 @@ def publish() -> dict:
     return {"rows": sum(tasks.publish()["rows"].values())}
 
 
-STAGES = {f.__name__: f for f in (extract_land, load, dbt_parse, dbt_models, dbt_full, dbt_incremental, gx_gate,
-                                   publish)}  # fmt: skip
+STAGES = {f.__name__: f for f in (extract_land, load, dbt_parse, dbt_models, dbt_full, dbt_incremental, freshness,
+                                   gx_gate, publish)}  # fmt: skip
 
 if __name__ == "__main__":
     import psutil

@@ -93,12 +93,14 @@ def check_freshness() -> dict:
     past theirs. While a source (or the finance inputs) has never loaded, the run is skipped, not failed: right
     after a first unpause the marts would be partial, and nothing has gone wrong yet."""
     import json
+    import tempfile
+    from pathlib import Path
 
     import duckdb
 
     from ingest.finance import last_loaded_fingerprint
     from ingest.sources import vendors
-    from pipeline.dbt import PROJECT_DIR, DbtFailed, run_dbt
+    from pipeline.dbt import DbtFailed, run_dbt
     from settings import warehouse_path
 
     path = warehouse_path()
@@ -124,16 +126,18 @@ def check_freshness() -> dict:
     never = [v for v in vendors() if v not in loaded] + ([] if finance_loaded else ["finance inputs"])
     if never:
         skip(f"waiting for the first load of {', '.join(never)}")
-    results_file = PROJECT_DIR / "target" / "sources.json"
-    results_file.unlink(missing_ok=True)  # never judge by an earlier run's results
-    try:
-        run_dbt("source freshness", select=[f"source:{v}" for v in vendors()], quiet=True)
-        failed = None
-    except DbtFailed as e:
-        failed = e  # stale: the results say which; without results, dbt itself failed
-    if not results_file.exists():
-        raise failed or DbtFailed("dbt source freshness wrote no results")
-    results = {r["unique_id"].split(".", 2)[2]: r for r in json.loads(results_file.read_text())["results"]}
+    # a file of this run's own (never an earlier run's results), named to dbt: wherever its target path is
+    with tempfile.TemporaryDirectory(prefix="freshness-") as tmp:
+        results_file = Path(tmp) / "sources.json"
+        try:
+            run_dbt("source freshness", select=[f"source:{v}" for v in vendors()], quiet=True,
+                    extra=["--output", str(results_file)])  # fmt: skip
+            failed = None
+        except DbtFailed as e:
+            failed = e  # stale: the results say which; without results, dbt itself failed
+        if not results_file.exists():
+            raise failed or DbtFailed("dbt source freshness wrote no results")
+        results = {r["unique_id"].split(".", 2)[2]: r for r in json.loads(results_file.read_text())["results"]}
     ages = {name: round(r["max_loaded_at_time_ago_in_s"] / 3600, 2) for name, r in results.items()
             if r.get("max_loaded_at_time_ago_in_s") is not None}  # fmt: skip
     if stale := {name: ages.get(name) for name, r in results.items() if r["status"] != "pass"}:
