@@ -1,10 +1,8 @@
 """The lean materializations of the staging and intermediate layers (dbt_project/macros/materializations/lean.sql):
 one `create or replace` in the node's transaction instead of dbt's build-rename-backup-drop. What the rename dance
 guaranteed must still hold: a model that fails leaves the relation the last build made, answering as before; a
-model that changes kind (view <-> table) is rebuilt; configuration the lean ones do not implement is refused, not
-silently dropped; and a model that declares indexes brings back dbt-duckdb's index handling (skipped while none
-does: macros/materializations/indexes.sql). Real parts: a copy of the project, the session's tiny warehouse,
-`dbt run`."""
+model that changes kind (view <-> table) is rebuilt; and configuration the lean ones do not implement is refused,
+not silently dropped. Real parts: a copy of the project, the session's tiny warehouse, `dbt run`."""
 
 from __future__ import annotations
 
@@ -20,13 +18,11 @@ TABLE = "int_months_spanned"  # lean_table, the intermediate layer's default
 VIEW = "stg_shopify__refunds"  # lean_view
 TO_TABLE = "int_shipment_labels_counted"  # lean_view, switched to lean_table here
 REFUSED = "int_campaigns_declared"  # given persist_docs here, which lean_table does not implement
-INDEXED = "dim_agents"  # a mart (dbt-duckdb's table) given an index here: the index lookup comes back
 RELATIONS = {
     TABLE: "intermediate",
     VIEW: "staging",
     TO_TABLE: "intermediate",
     REFUSED: "intermediate",
-    INDEXED: "marts",
 }
 
 
@@ -60,8 +56,6 @@ def test_a_failing_model_leaves_the_previous_relation_and_kinds_change_cleanly(t
     to_table.write_text(to_table.read_text().replace("materialized='lean_view'", "materialized='lean_table'"))
     refused = models / "intermediate" / f"{REFUSED}.sql"
     refused.write_text("{{ config(persist_docs={'relation': true}) }}\n" + refused.read_text())
-    indexed = models / "marts" / f"{INDEXED}.sql"
-    indexed.write_text("{{ config(indexes=[{'columns': ['agent_email']}]) }}\n" + indexed.read_text())
 
     con = duckdb.connect(str(tiny_warehouse_copy), read_only=True)
     before = snapshot(con)
@@ -83,16 +77,14 @@ def test_a_failing_model_leaves_the_previous_relation_and_kinds_change_cleanly(t
     assert proc.returncode != 0, output
     results = json.loads((tmp_path / "target" / "run_results.json").read_text())["results"]
     status = {r["unique_id"].rsplit(".", 1)[-1]: r["status"] for r in results if r["unique_id"].startswith("model.")}
-    assert status == {TABLE: "error", VIEW: "error", TO_TABLE: "success", REFUSED: "error", INDEXED: "success"}, output
+    assert status == {TABLE: "error", VIEW: "error", TO_TABLE: "success", REFUSED: "error"}, output
     assert "lean_table does not implement persist_docs" in output
 
     con = duckdb.connect(str(tiny_warehouse_copy), read_only=True)
     try:
         after = snapshot(con)
         kinds_after = kinds(con)
-        indexes = con.execute("select table_name from duckdb_indexes() where schema_name = 'marts'").fetchall()
     finally:
         con.close()
     assert after == before  # the failed ones answer as before, the rebuilt one holds the same rows
     assert kinds_after == {**kinds_before, TO_TABLE: "BASE TABLE"}  # nothing left behind (__dbt_tmp, __dbt_backup)
-    assert indexes == [(INDEXED,)]
