@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='lean_view') }}
 
 {#- Shopify orders linked to a recurring Recharge charge (from charges, and from Recharge's orders, which carry
     the same link and are not hidden by the charges' 90-day API limit). A renewal order (§2, §4) is one

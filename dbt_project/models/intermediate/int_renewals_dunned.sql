@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='lean_view') }}
 
 {#- Renewals and their dunning outcome as of the run's instant (§5): recurring charges scheduled on the
     renewal day, up to as_of. Failed when the first attempt errored; recovered by dunning when paid by

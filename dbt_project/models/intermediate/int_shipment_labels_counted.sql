@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='lean_view') }}
 
 {#- Shipment labels and the order they name (§2): the reference trimmed and `#` stripped (`#1042`, `1042` and
     the id all name an order), as the whole number it spells (order numbers and ids are integers: the ledger

@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='lean_view') }}
 
 select order_id, code_position, discount_code.code, load_id
 from (

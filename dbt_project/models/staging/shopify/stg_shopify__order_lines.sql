@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='lean_view') }}
 
 select order_id, line_position, line.line_item_id, line.sku, line.quantity, load_id
 from (

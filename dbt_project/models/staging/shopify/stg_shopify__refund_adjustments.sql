@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='lean_view') }}
 
 {#- A refund's amounts tied to no line item (shipping_refund, refund_discrepancy), signed as Shopify sends them:
     negative is money back to the customer. -#}

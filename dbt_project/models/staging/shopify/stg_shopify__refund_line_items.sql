@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='lean_view') }}
 
 {#- A refund's goods: the pre-tax subtotal in shop money (subtotal_set; the bare `subtotal` is a JSON number) -#}
 select line.line_item_id, line.quantity, line.subtotal, refund_id, order_id, load_id

@@ -1,4 +1,4 @@
-{{ config(materialized='view') }}
+{{ config(materialized='lean_view') }}
 
 select txn.transaction_id, refund_id, order_id, txn.kind, txn.status, txn.amount, load_id
 from (
