@@ -177,16 +177,18 @@ def raw_sql(e: RawEntity, after_load: int = -1) -> str:
             bad.append(f"case when {text} is not null and {expr} is null then '{col}=' || {text} end")
     unparseable = f"nullif(concat_ws('; ', {', '.join(bad)}), '')" if bad else "cast(null as varchar)"
     in_slice = f"coalesce(load_id, 0) > {int(after_load)}"  # rows from before load ids count as load 0
+    # The whole table (load ids start at 1): no semi-join of the table's ids with themselves.
+    of_slice = f"where id in (select id from {e.table} where {in_slice}) " if after_load >= 0 else ""
     # Streamed, never materialized: the slice is scanned once and joined to the (few) ids held more than
     # once, not to a count per id (a CTE read twice was materialized, JSON and all: 8.8 GB at large).
     return (
         f"with repeated as (select id, count(*) as copies from {e.table}\n"
-        f"                  where id in (select id from {e.table} where {in_slice}) group by id having count(*) > 1)\n"
+        f"                  {of_slice}group by id having count(*) > 1)\n"
         f"select id, copies, extracted_at, extracted_at + {CLOCK_SKEW} as latest_plausible, {', '.join(typed)},\n"
         f"       {unparseable} as unparseable\n"
         f"from (select s.id, coalesce(r.copies, 1) as copies, s.extracted_at,\n"
         f"             json_extract_string(s.record, [{extract}]) as f\n"
-        f"      from {e.table} as s left join repeated as r using (id) where {in_slice})"
+        f"      from {e.table} as s left join repeated as r using (id){f' where {in_slice}' if of_slice else ''})"
     )
 
 
