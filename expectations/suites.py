@@ -349,14 +349,11 @@ def source_history_sql() -> str:
     """§5 Source history, reconciled from the raw JSON (sharing no SQL with dbt): per store-local month, the Shopify
     renewal orders (tagged by Recharge) that no Recharge charge or Recharge order links to, beside each mart row
     that says whether its month's history is complete. A row marked complete must have none."""
-    tag = literal(project_vars()["renewal_order_tag"].lower())
+    tag_value = project_vars()["renewal_order_tag"].lower()
+    tag = literal(tag_value)
     return f"""
 with
 -- one parse per record: a list of paths, materialized (inlined, each f[i] below parsed the record again: 3x the time)
-tagged_fields as materialized (
-    select json_extract_string(record, ['$.legacyResourceId', '$.createdAt', '$.tags', '$.test']) as f
-    from raw_shopify.orders where contains(lower(record), {tag})
-),
 charge_fields as materialized (
     select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
     from raw_recharge.charges
@@ -364,6 +361,23 @@ charge_fields as materialized (
 order_fields as materialized (
     select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
     from raw_recharge.orders
+),
+linked as materialized (
+    select f[3] as order_id
+    from charge_fields
+    where lower(trim(f[1])) = 'recurring' and f[3] is not null
+    union
+    select f[3]
+    from order_fields
+    where lower(trim(f[1])) = 'recurring' and lower(trim(f[2])) = 'success' and f[3] is not null
+),
+-- Only the orders no renewal links to are parsed: by the loaded id, which the raw gate holds to the record's
+-- legacyResourceId; the record's own id decides below. Holding the tag in any case (ILIKE; a `%` or `_` in the tag
+-- matches more, never fewer).
+tagged_fields as materialized (
+    select json_extract_string(record, ['$.legacyResourceId', '$.createdAt', '$.tags', '$.test']) as f
+    from raw_shopify.orders as o
+    where not exists (select 1 from linked as l where l.order_id = o.id) and record ilike {literal(f"%{tag_value}%")}
 ),
 tagged as (
     select f[1] as order_id, {local_month("cast(f[2] as timestamptz)")} as month, f[3] as tags
@@ -373,15 +387,6 @@ tagged as (
 renewal_orders as (
     select order_id, month from tagged
     where list_contains(list_transform(cast(cast(tags as json) as varchar[]), lambda t: lower(trim(t))), {tag})
-),
-linked as (
-    select f[3] as order_id
-    from charge_fields
-    where lower(trim(f[1])) = 'recurring' and f[3] is not null
-    union
-    select f[3]
-    from order_fields
-    where lower(trim(f[1])) = 'recurring' and lower(trim(f[2])) = 'success' and f[3] is not null
 ),
 gaps as (
     select month, count(*) as renewal_orders_unaccounted
