@@ -68,14 +68,15 @@ def reconciliation_sql(measures: tuple[str, ...] = GATE) -> str:
     ledgers = any(m in LEDGERS for m in measures)
     fx = "raw_finance.fx_rates"
     # The orders read below, every record's id parsed once (inlined, each reader parsed every record again):
-    # the attributed ones for the gate; every order for the ledgers.
+    # the attributed ones for the gate; every order for the ledgers. The gate parses only the records whose
+    # loaded id is an attributed order's (the raw gate holds that id to the record's own); the record's id decides.
     orders = f"""
 orders as materialized (
     select order_id, record, json_extract_string(record, '$.currencyCode') as currency,
            coalesce(cast(json_extract_string(record, '$.test') as boolean), false) as is_test,
            order_id in (select order_id from attributed) as is_attributed
     from (select cast(json_extract_string(o.record, '$.legacyResourceId') as bigint) as order_id, o.record
-          from raw_shopify.orders as o)
+          from raw_shopify.orders as o{"" if ledgers else " where o.id in (select order_id::varchar from attributed)"})
     {"" if ledgers else "where order_id in (select order_id from attributed)"}
 )"""
     raw = {

@@ -381,21 +381,33 @@ def plain(value: Any) -> str:
 
 
 def record(path: Path, result: Result, covered: dict[str, int]) -> None:
-    rows = [
-        (result.run_id, result.validated_at, result.layer, o.suite, o.expectation, o.table, o.column, o.success,
-         o.observed, o.examples)
-        for o in result.outcomes
+    """The outcomes and the advanced watermark in one transaction, each table one INSERT of column lists
+    (zipped by `unnest`): `executemany` runs its statement once per row."""
+    outcomes = result.outcomes
+    columns = [
+        [o.suite for o in outcomes], [o.expectation for o in outcomes], [o.table for o in outcomes],
+        [o.column for o in outcomes], [o.success for o in outcomes], [o.observed for o in outcomes],
+        [o.examples for o in outcomes],
     ]  # fmt: skip
     con = duckdb.connect(str(path))
     try:
         con.execute(DQ_RESULTS_DDL)
         con.begin()  # the results and the advanced watermark together, or neither
-        con.executemany("insert into ops.dq_results values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        if covered:  # (DuckDB's executemany refuses an empty list)
-            con.executemany(
-                "insert or replace into ops.dq_validated_loads values (?, ?, ?, ?)",
-                [(table, load_id, result.run_id, result.validated_at) for table, load_id in covered.items()],
-            )
+        con.execute(
+            """insert into ops.dq_results
+               select $run_id, $validated_at, $layer, unnest($suite::varchar[]), unnest($expectation::varchar[]),
+                      unnest($table_name::varchar[]), unnest($column_name::varchar[]), unnest($success::boolean[]),
+                      unnest($observed::varchar[]), unnest($examples::varchar[])""",
+            {"run_id": result.run_id, "validated_at": result.validated_at, "layer": result.layer,
+             **dict(zip(("suite", "expectation", "table_name", "column_name", "success", "observed", "examples"),
+                        columns, strict=True))},
+        )  # fmt: skip
+        con.execute(
+            """insert or replace into ops.dq_validated_loads
+               select unnest($tables::varchar[]), unnest($loads::bigint[]), $run_id, $validated_at""",
+            {"tables": list(covered), "loads": list(covered.values()), "run_id": result.run_id,
+             "validated_at": result.validated_at},
+        )  # fmt: skip
         con.commit()
     finally:
         con.close()

@@ -177,16 +177,18 @@ def raw_sql(e: RawEntity, after_load: int = -1) -> str:
             bad.append(f"case when {text} is not null and {expr} is null then '{col}=' || {text} end")
     unparseable = f"nullif(concat_ws('; ', {', '.join(bad)}), '')" if bad else "cast(null as varchar)"
     in_slice = f"coalesce(load_id, 0) > {int(after_load)}"  # rows from before load ids count as load 0
+    # The whole table (load ids start at 1): no semi-join of the table's ids with themselves.
+    of_slice = f"where id in (select id from {e.table} where {in_slice}) " if after_load >= 0 else ""
     # Streamed, never materialized: the slice is scanned once and joined to the (few) ids held more than
     # once, not to a count per id (a CTE read twice was materialized, JSON and all: 8.8 GB at large).
     return (
         f"with repeated as (select id, count(*) as copies from {e.table}\n"
-        f"                  where id in (select id from {e.table} where {in_slice}) group by id having count(*) > 1)\n"
+        f"                  {of_slice}group by id having count(*) > 1)\n"
         f"select id, copies, extracted_at, extracted_at + {CLOCK_SKEW} as latest_plausible, {', '.join(typed)},\n"
         f"       {unparseable} as unparseable\n"
         f"from (select s.id, coalesce(r.copies, 1) as copies, s.extracted_at,\n"
         f"             json_extract_string(s.record, [{extract}]) as f\n"
-        f"      from {e.table} as s left join repeated as r using (id) where {in_slice})"
+        f"      from {e.table} as s left join repeated as r using (id){f' where {in_slice}' if of_slice else ''})"
     )
 
 
@@ -347,14 +349,11 @@ def source_history_sql() -> str:
     """§5 Source history, reconciled from the raw JSON (sharing no SQL with dbt): per store-local month, the Shopify
     renewal orders (tagged by Recharge) that no Recharge charge or Recharge order links to, beside each mart row
     that says whether its month's history is complete. A row marked complete must have none."""
-    tag = literal(project_vars()["renewal_order_tag"].lower())
+    tag_value = project_vars()["renewal_order_tag"].lower()
+    tag = literal(tag_value)
     return f"""
 with
 -- one parse per record: a list of paths, materialized (inlined, each f[i] below parsed the record again: 3x the time)
-tagged_fields as materialized (
-    select json_extract_string(record, ['$.legacyResourceId', '$.createdAt', '$.tags', '$.test']) as f
-    from raw_shopify.orders where contains(lower(record), {tag})
-),
 charge_fields as materialized (
     select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
     from raw_recharge.charges
@@ -362,6 +361,23 @@ charge_fields as materialized (
 order_fields as materialized (
     select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
     from raw_recharge.orders
+),
+linked as materialized (
+    select f[3] as order_id
+    from charge_fields
+    where lower(trim(f[1])) = 'recurring' and f[3] is not null
+    union
+    select f[3]
+    from order_fields
+    where lower(trim(f[1])) = 'recurring' and lower(trim(f[2])) = 'success' and f[3] is not null
+),
+-- Only the orders no renewal links to are parsed: by the loaded id, which the raw gate holds to the record's
+-- legacyResourceId; the record's own id decides below. Holding the tag in any case (ILIKE; a `%` or `_` in the tag
+-- matches more, never fewer).
+tagged_fields as materialized (
+    select json_extract_string(record, ['$.legacyResourceId', '$.createdAt', '$.tags', '$.test']) as f
+    from raw_shopify.orders as o
+    where not exists (select 1 from linked as l where l.order_id = o.id) and record ilike {literal(f"%{tag_value}%")}
 ),
 tagged as (
     select f[1] as order_id, {local_month("cast(f[2] as timestamptz)")} as month, f[3] as tags
@@ -371,15 +387,6 @@ tagged as (
 renewal_orders as (
     select order_id, month from tagged
     where list_contains(list_transform(cast(cast(tags as json) as varchar[]), lambda t: lower(trim(t))), {tag})
-),
-linked as (
-    select f[3] as order_id
-    from charge_fields
-    where lower(trim(f[1])) = 'recurring' and f[3] is not null
-    union
-    select f[3]
-    from order_fields
-    where lower(trim(f[1])) = 'recurring' and lower(trim(f[2])) = 'success' and f[3] is not null
 ),
 gaps as (
     select month, count(*) as renewal_orders_unaccounted

@@ -18,14 +18,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 import settings
 from ingest.errors import ExpectedError
 from ingest.identity import FINANCE, finance_identity, record_or_refuse, write_mirror
+
+if TYPE_CHECKING:  # pyarrow only where a changed file is loaded: the gate and an unchanged load never import it
+    import pyarrow as pa
 
 ENV_VAR = settings.FINANCE_INPUTS_ENV
 RAW_SCHEMA = "raw_finance"
@@ -76,6 +78,8 @@ class Column:
 
     @property
     def arrow_type(self) -> pa.DataType:
+        import pyarrow as pa
+
         if self.kind == "decimal":
             return pa.decimal128(self.precision, self.scale)
         return pa.date32() if self.kind == "date" else pa.string()
@@ -584,6 +588,8 @@ def _ddl(spec: FileSpec) -> str:
 
 
 def _arrow(p: _Parsed) -> pa.Table:
+    import pyarrow as pa
+
     arrays = {c.name: pa.array([r[c.name] for r in p.rows], type=c.arrow_type) for c in p.spec.columns}
     arrays["source_line"] = pa.array(p.lines, type=pa.int32())
     return pa.table(arrays)
@@ -608,6 +614,8 @@ def _record_loads(con: duckdb.DuckDBPyConnection, parsed: list[_Parsed], loaded_
             loaded_at TIMESTAMPTZ NOT NULL, "file" VARCHAR NOT NULL, sha256 VARCHAR,
             "rows" INTEGER NOT NULL, status VARCHAR NOT NULL)"""
     )
+    import pyarrow as pa
+
     log = pa.table(
         {
             "loaded_at": pa.array([loaded_at] * len(parsed), type=pa.timestamp("us", tz="UTC")),

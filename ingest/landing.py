@@ -21,16 +21,18 @@ from array import array
 from datetime import UTC, datetime, timedelta
 from itertools import accumulate
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import duckdb
-import pyarrow as pa
 
 import settings
 from ingest.client import Page
 from ingest.endpoints import Endpoint, validation_sql
 from ingest.sql import literal
 
-TS = pa.timestamp("us", tz="UTC")
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _engine: duckdb.DuckDBPyConnection | None = None
 _engine_lock = threading.Lock()
@@ -51,9 +53,11 @@ def landing_connection() -> duckdb.DuckDBPyConnection:
 def records_table(records: list, micros: array) -> pa.Table:
     """(record, extracted_at) as Arrow, built on the records' bytes (buffer views into the page bodies): no
     per-record decoding or conversion (the HTTP layer checked every body to be UTF-8 JSON)."""
+    import pyarrow as pa  # here, not at the top: the loader imports this module and never builds a batch
+
     offsets = array("q", accumulate(map(len, records), initial=0))
     text = pa.LargeStringArray.from_buffers(len(records), pa.py_buffer(offsets), pa.py_buffer(b"".join(records)))
-    extracted = pa.Array.from_buffers(TS, len(records), [None, pa.py_buffer(micros)])
+    extracted = pa.Array.from_buffers(pa.timestamp("us", tz="UTC"), len(records), [None, pa.py_buffer(micros)])
     return pa.Table.from_arrays([text, extracted], names=["record", "extracted_at"])
 
 
