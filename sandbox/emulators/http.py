@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import random
 import re
 import socket
@@ -22,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 from sandbox.calendar import DAY, US
@@ -111,6 +113,7 @@ class Response:
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
     content_type: str = "application/json; charset=utf-8"
+    file: Path | None = None  # the body is this file, streamed from disk (a bulk file of GBs), not `body`
 
 
 class Raw:
@@ -232,6 +235,9 @@ class Vendor:
 
     def tables(self) -> list[str]:
         return []
+
+    def close(self) -> None:
+        """Release what the vendor holds beyond memory (files on disk) when the sandbox stops."""
 
 
 class LeakyBucket:
@@ -508,7 +514,7 @@ class VendorApp:
                     resp = Response(200, HTML_BODY, content_type="text/html; charset=utf-8")
                 else:
                     kind = None
-            if resp.status == 200 and kind != "html" and self.drifts:
+            if resp.status == 200 and kind != "html" and resp.file is None and self.drifts:
                 drift = next((d for d in self.drifts if key.endswith(d.route)), None)
                 if drift is not None:
                     self.drifts.remove(drift)
@@ -554,21 +560,28 @@ class Handler(BaseHTTPRequestHandler):
         resp, fault = self.server.app.handle(self.command, self.path, self.headers, body, f"http://{host}")
         if fault == "slow":
             time.sleep(self.server.app.control.slow_seconds)
-        head = [
-            f"HTTP/1.1 {resp.status} {REASONS.get(resp.status, 'Error')}",
-            f"Content-Type: {resp.content_type}",
-            f"Content-Length: {len(resp.body)}",
-        ]
-        head += [f"{k}: {v}" for k, v in resp.headers]
-        payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
         try:
-            if fault == "truncated":  # promise the whole body, send half, hang up
-                self.wfile.write(payload + resp.body[: len(resp.body) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                self.request.shutdown(socket.SHUT_RDWR)
-            else:
-                self.wfile.write(payload + resp.body)
+            with contextlib.ExitStack() as stack:
+                source = stack.enter_context(resp.file.open("rb")) if resp.file is not None else None
+                length = os.fstat(source.fileno()).st_size if source is not None else len(resp.body)
+                head = [
+                    f"HTTP/1.1 {resp.status} {REASONS.get(resp.status, 'Error')}",
+                    f"Content-Type: {resp.content_type}",
+                    f"Content-Length: {length}",
+                ]
+                head += [f"{k}: {v}" for k, v in resp.headers]
+                payload = ("\r\n".join(head) + "\r\n\r\n").encode("latin-1")
+                send = length // 2 if fault == "truncated" else length  # truncated: promise the whole, send half
+                if source is None:
+                    self.wfile.write(payload + (resp.body if send == length else resp.body[:send]))
+                else:
+                    self.wfile.write(payload)
+                    if send:  # (sendfile refuses a count of 0: an empty bulk file)
+                        self.request.sendfile(source, 0, send)
+                if fault == "truncated":  # and hang up
+                    self.wfile.flush()
+                    self.close_connection = True
+                    self.request.shutdown(socket.SHUT_RDWR)
         except OSError:  # the client gave up (timeouts on slow responses)
             self.close_connection = True
 

@@ -120,6 +120,8 @@ class Sandbox:
             srv.server_close()
         for t in self._threads:
             t.join(timeout=5)
+        for v in self.vendors.values():
+            v.close()
         self.servers, self._threads = {}, []
         if self._running:
             self._running = False

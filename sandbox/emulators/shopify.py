@@ -358,6 +358,9 @@ class Shopify(Vendor):
     def error(self, status: int, message: str) -> Response:
         return json_response({"errors": message}, status)
 
+    def close(self) -> None:
+        self.admin.close()
+
     def throttled(self, retry_after: float) -> Response:
         resp = self.error(
             429, "Exceeded 2 calls per second for api client. Reduce request rates to resume uninterrupted service."

@@ -9,12 +9,15 @@ API with cost-based throttling, and bulk operations delivering JSONL.
   not parse GraphQL: it recognises the operation (`bulkOperationRunQuery`, `bulkOperation(id:)`) and, in a
   bulk query, the root connection (`orders` or `customers`) and the `updated_at` bounds of its search query;
   it returns every field of §3a a bulk query can reach, whatever the selection.
-- Bulk operations move CREATED -> RUNNING -> COMPLETED over successive polls; the JSONL (at a signed URL
-  that needs no token) puts each line item on its own line with `__parentId`, for half of the orders BEFORE
-  the order's line. A bulk query with more than 5 connections, or a connection inside a list field (an order's
-  `refunds { transactions { nodes } }`), is refused as Shopify refuses it: the bulk file carries the refunds'
-  own fields, and `nodes(ids:) { ... on Order { refunds { ... } } }` (an ordinary query, cost-limited) gives
-  their transactions, lines and adjustments. Faults on demand (`bulk_faults`): `failed` (FAILED with a
+- Bulk operations move CREATED -> RUNNING -> COMPLETED over successive polls. As on Shopify, the JSONL is
+  written in the background (a page of records at a time, to a file in a temp dir the emulator owns) and a
+  poll only reads the operation's status: it stays RUNNING until the file is whole, however large the store.
+  The JSONL (at a signed URL that needs no token, streamed from disk) puts each line item on its own line
+  with `__parentId`, for half of the orders BEFORE the order's line. A bulk query with more than 5
+  connections, or a connection inside a list field (an order's `refunds { transactions { nodes } }`), is
+  refused as Shopify refuses it: the bulk file carries the refunds' own fields, and
+  `nodes(ids:) { ... on Order { refunds { ... } } }` (an ordinary query, cost-limited) gives their
+  transactions, lines and adjustments. Faults on demand (`bulk_faults`): `failed` (FAILED with a
   partialDataUrl of half the lines), `expired` (the URL answers 403), `canceled`, `throttled` (the next polls
   answer THROTTLED), `token_expires` (every token ends once the operation has started).
   Before version 2026-01 only one bulk query may run at a time.
@@ -26,10 +29,15 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import shutil
+import tempfile
 import threading
 import time
+import traceback
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 from sandbox.calendar import DAY, US
@@ -201,6 +209,20 @@ class BulkOp:
     object_count: int = 0
     root_count: int = 0
     scopes: tuple[str, ...] = ALL_SCOPES
+    file: Path | None = None  # the JSONL being written (None once removed: an expired URL)
+    written: threading.Event = field(default_factory=threading.Event, repr=False)  # the file is whole
+    broken: bool = False  # the writer failed (an emulator bug): the operation ends FAILED
+
+
+@dataclass(frozen=True)
+class BulkFile:
+    """A finished bulk file on disk, served in chunks."""
+
+    path: Path
+
+    def decode(self, encoding: str = "utf-8") -> str:
+        """The file's text (tests read what the client was given)."""
+        return self.path.read_text(encoding)
 
 
 @dataclass
@@ -219,8 +241,14 @@ class Admin:
     scopes: tuple[str, ...] = ALL_SCOPES
     tokens: dict[str, Grant] = field(default_factory=dict, repr=False)
     ops: dict[str, BulkOp] = field(default_factory=dict)
-    files: dict[str, bytes] = field(default_factory=dict, repr=False)
+    files: dict[str, BulkFile] = field(default_factory=dict, repr=False)
     bulk_faults: deque = field(default_factory=deque)
+    # Tests: when set, the writer takes a permit before each page, so a test holds a file half written.
+    bulk_gate: threading.Semaphore | None = None
+    bulk_page: int = 1000  # records per page the writer renders (its memory, whatever the store's size)
+    workdir: Path | None = None
+    writers: list[threading.Thread] = field(default_factory=list, repr=False)
+    closing: threading.Event = field(default_factory=threading.Event, repr=False)
     throttled_polls: int = 0
     points: float = BUCKET_POINTS
     stamp: float = field(default_factory=time.monotonic)
@@ -361,6 +389,8 @@ class Admin:
         if op.fault == "token_expires":  # the run answered; every later request needs a new token
             op.fault = None
             self.expire_tokens()
+        if op.fault != "canceled":
+            self._start_writer(op)
         body = {"bulkOperation": {"id": op.id, "status": op.status}, "userErrors": []}
         return json_response({"data": {"bulkOperationRunQuery": body}, "extensions": {"cost": cost}})
 
@@ -462,43 +492,85 @@ class Admin:
         return json_response({"data": {"bulkOperation": node}, "extensions": {"cost": cost}})
 
     def _finish(self, op: BulkOp, base_url: str) -> None:
+        """Under the lock: the operation's end, once its file is whole (else it stays RUNNING)."""
         if op.fault == "canceled":
             op.status = "CANCELED"
             return
-        lines, roots = self.jsonl(op)
-        op.object_count, op.root_count = len(lines), roots
-        if op.fault == "failed":
+        if not op.written.is_set():
+            return
+        if op.fault == "failed" or op.broken:
             op.status = "FAILED"
-            op.partial_url = self._publish(lines[: len(lines) // 2], base_url)
+            if not op.broken:
+                op.partial_url = self._publish(op, base_url)
             return
         op.status = "COMPLETED"
-        op.url = self._publish(lines, base_url, expired=op.fault == "expired")
+        op.url = self._publish(op, base_url)
 
-    def _publish(self, lines: list[str], base_url: str, expired: bool = False) -> str:
+    def _publish(self, op: BulkOp, base_url: str) -> str:
         name = secrets.token_hex(12)
-        if not expired:
-            self.files[name] = ("\n".join(lines) + "\n").encode() if lines else b""
+        if op.file is not None:  # removed: the URL has expired
+            self.files[name] = BulkFile(op.file)
         return f"{base_url}/__bulk__/{name}.jsonl?X-Goog-Signature={secrets.token_hex(16)}"
 
     def download(self, req: Request, m: dict) -> Response:
-        body = self.files.get(m["name"])
-        if body is None:  # what Google Cloud Storage answers for an expired signed URL
+        got = self.files.get(m["name"])
+        if got is None:  # what Google Cloud Storage answers for an expired signed URL
             xml = b"<?xml version='1.0' encoding='UTF-8'?><Error><Code>ExpiredToken</Code></Error>"
             return Response(403, xml, content_type="application/xml; charset=UTF-8")
-        return Response(200, body, content_type="application/jsonl")
+        return Response(200, file=got.path, content_type="application/jsonl")
 
-    def jsonl(self, op: BulkOp) -> tuple[list[str], int]:
-        """Every record the operation's search selects, as of the clock it was created, as JSONL lines."""
+    # ------------------------------------------------------------------ bulk files
+    def _start_writer(self, op: BulkOp) -> None:
+        with self.lock:
+            if self.workdir is None:
+                self.closing.clear()
+                self.workdir = Path(tempfile.mkdtemp(prefix="shopify-bulk-"))
+            op.file = self.workdir / f"{op.id.rsplit('/', 1)[-1]}.jsonl"
+            t = threading.Thread(target=self._write, args=(op,), name=f"bulk-{op.id}", daemon=True)
+            self.writers.append(t)
+        t.start()
+
+    def _write(self, op: BulkOp) -> None:
+        """The operation's JSONL, a page at a time, outside the lock: polls and other requests go on."""
+        try:
+            lines = 0
+            with op.file.open("wb", buffering=1 << 20) as out:
+                for chunk, roots in self.jsonl_pages(op):
+                    if self.closing.is_set():  # the sandbox stops: never COMPLETED on half a file
+                        op.broken = True
+                        return
+                    if chunk:
+                        out.write(("\n".join(chunk) + "\n").encode())
+                    lines += len(chunk)
+                    with self.lock:
+                        op.object_count, op.root_count = lines, op.root_count + roots
+            if op.fault == "failed":  # the partial data: the first half of the lines
+                _truncate_lines(op.file, lines // 2)
+            elif op.fault == "expired":
+                op.file.unlink()
+                op.file = None
+        except Exception:  # an emulator bug: the operation fails, and stderr says why
+            traceback.print_exc()
+            op.broken = True
+        finally:
+            op.written.set()
+
+    def jsonl_pages(self, op: BulkOp) -> Iterator[tuple[list[str], int]]:
+        """Every record the operation's search selects, as of the clock it was created, as JSONL lines: one
+        page of records at a time, with the number of root records in it."""
         params = search_params(list(op.bounds.items()))
         listing = self.shop.listings[op.root]
         if op.root == "orders":
             params["status"] = "any"
         q = listing.query("id asc", params, op.clock)
-        lines: list[str] = []
-        roots, fence = 0, None
+        fence = None
         old = op.clock - OLD_ORDERS
         while True:
-            texts, page = listing.fetch(q, op.clock, 1000, fence)
+            if self.bulk_gate is not None:
+                self.bulk_gate.acquire()
+            texts, page = listing.fetch(q, op.clock, self.bulk_page, fence)
+            lines: list[str] = []
+            roots = 0
             for text in texts:
                 rec = json.loads(text)
                 if op.root == "customers":
@@ -513,9 +585,40 @@ class Admin:
                 # Shopify does not promise a parent before its children (unless groupObjects): half come after
                 lines += [*children, parent] if rec["id"] % 2 else [parent, *children]
                 roots += 1
+            yield lines, roots
             if page.next_fence is None:
-                return lines, roots
+                return
             fence = page.next_fence
+
+    def close(self) -> None:
+        """Stop the writers and remove the bulk files (the sandbox stops)."""
+        self.closing.set()
+        for t in self.writers:
+            t.join(timeout=30)
+        with self.lock:
+            self.writers.clear()
+            self.files.clear()
+            workdir, self.workdir = self.workdir, None
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _truncate_lines(path: Path, keep: int) -> None:
+    """Cut a file after its first `keep` lines."""
+    size, seen = 0, 0
+    with path.open("r+b") as f:
+        while seen < keep:
+            block = f.read(1 << 20)
+            n = block.count(b"\n")
+            if seen + n < keep:
+                seen, size = seen + n, size + len(block)
+                continue
+            at = -1
+            for _ in range(keep - seen):
+                at = block.index(b"\n", at + 1)
+            size += at + 1
+            seen = keep
+        f.truncate(size)
 
 
 def search_params(bounds: list[tuple[str, str]]) -> dict[str, str]:
