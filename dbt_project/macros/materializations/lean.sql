@@ -12,32 +12,23 @@
     silently lose a contract, comments, grants, indexes or constraints by being put in one of these layers. -#}
 
 {% materialization lean_table, adapter='duckdb', supported_languages=['sql'] %}
-  {%- do lean_refuse_unsupported_config('lean_table') -%}
-  {%- set target_relation = this.incorporate(type='table') -%}
-  {{ run_hooks(pre_hooks, inside_transaction=False) }}
-  {{ run_hooks(pre_hooks, inside_transaction=True) }}
-  {%- do lean_drop_if_other_type(load_cached_relation(this), 'table') -%}
-  {% call statement('main') -%}
-    {{ lean_sql_header() }}
-    create or replace table {{ target_relation }} as (
-      {{ compiled_code }}
-    );
-  {%- endcall %}
-  {{ run_hooks(post_hooks, inside_transaction=True) }}
-  {% do adapter.commit() %}
-  {{ run_hooks(post_hooks, inside_transaction=False) }}
-  {{ return({'relations': [target_relation]}) }}
+  {{ return(lean_build('table')) }}
 {% endmaterialization %}
 
 {% materialization lean_view, adapter='duckdb', supported_languages=['sql'] %}
-  {%- do lean_refuse_unsupported_config('lean_view') -%}
-  {%- set target_relation = this.incorporate(type='view') -%}
+  {{ return(lean_build('view')) }}
+{% endmaterialization %}
+
+{#- The one body of both: `create or replace <kind> ... as` between the hooks, inside the node's transaction. -#}
+{% macro lean_build(kind) -%}
+  {%- do lean_refuse_unsupported_config('lean_' ~ kind) -%}
+  {%- set target_relation = this.incorporate(type=kind) -%}
   {{ run_hooks(pre_hooks, inside_transaction=False) }}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
-  {%- do lean_drop_if_other_type(load_cached_relation(this), 'view') -%}
+  {%- do lean_drop_if_other_type(load_cached_relation(this), kind) -%}
   {% call statement('main') -%}
     {{ lean_sql_header() }}
-    create or replace view {{ target_relation }} as (
+    create or replace {{ kind }} {{ target_relation }} as (
       {{ compiled_code }}
     );
   {%- endcall %}
@@ -45,7 +36,7 @@
   {% do adapter.commit() %}
   {{ run_hooks(post_hooks, inside_transaction=False) }}
   {{ return({'relations': [target_relation]}) }}
-{% endmaterialization %}
+{%- endmacro %}
 
 {#- A model moved between a view and a table: DuckDB's `create or replace` keeps the kind of object, so the old one
     is dropped first, inside the same transaction (rolled back with it if the build fails). -#}
