@@ -285,16 +285,27 @@ def reassemble(
 ) -> Iterator[list[msgspec.Raw]]:
     """The records of a bulk JSONL file, each child line (a `__parentId`) put in its parent's list named by its
     gid type, in id order, whatever the line order. DuckDB reads the file (spilling, not holding it).
-    `details(ids, file)`, for records with refunds, writes `{"id", "refunds"}` lines whose refunds replace theirs."""
+    `details(ids, file)`, for records with refunds, writes `{"id", "refunds"}` lines whose refunds replace theirs.
+
+    Memory stays under the cap whatever the file's size: the lines table's blocks are evicted to `spill` (an
+    on-disk database measured slower, at no saving), and the parents are put together in gid ranges, each at
+    most 1/RANGE_SHARE of the cap's worth of the file, because the ordered lists of children and the sort of the
+    records hold a whole range in memory (one query over all parents ran out of a 3 GB cap at 10 GB)."""
     con = duckdb.connect()
     try:
         con.execute(f"SET temp_directory = {literal(str(spill))}")  # a file bigger than memory spills here
         con.execute(f"SET memory_limit = {literal(duckdb_memory_limit())}")
+        con.execute("SET preserve_insertion_order = false")  # every read below orders what it needs
         con.execute(
-            f"""CREATE TEMP TABLE lines AS
+            f"""CREATE TABLE lines AS
                 SELECT json AS j, json ->> '$.__parentId' AS parent, json ->> '$.id' AS gid
                 FROM read_ndjson_objects({literal(str(path))})"""
         )
+        (orphans,) = con.execute(
+            "SELECT count(*) FROM lines c WHERE parent IS NOT NULL AND parent NOT IN (SELECT gid FROM lines)"
+        ).fetchone()
+        if orphans:
+            raise FatalHTTPError(f"{conn_id}: the bulk file has {orphans} child lines whose parent is missing")
         lists = []
         joins = []
         for n, (kind, field) in enumerate(children.items()):
@@ -303,6 +314,7 @@ def reassemble(
                 f"""LEFT JOIN (SELECT parent, to_json(list(json_merge_patch(j, '{{"__parentId": null}}')
                                 ORDER BY CAST(parse_filename(gid) AS BIGINT))) AS kids
                                FROM lines WHERE parent IS NOT NULL AND starts_with(gid, {literal(prefix)})
+                                 AND parent >= $lo AND parent < $hi
                                GROUP BY parent) AS c{n} ON c{n}.parent = p.gid"""
             )
             lists.append(f"{literal(field)}, coalesce(c{n}.kids, '[]'::JSON)")
@@ -313,21 +325,43 @@ def reassemble(
             extra = spill / "refunds.jsonl"
             details([i for (i,) in ids], extra)
             con.execute(
-                f"""CREATE TEMP TABLE details AS SELECT json ->> '$.id' AS gid, json -> '$.refunds' AS refunds
+                f"""CREATE TABLE details AS SELECT json ->> '$.id' AS gid, json -> '$.refunds' AS refunds
                     FROM read_ndjson_objects({literal(str(extra))})"""
             )
-            joins.append("LEFT JOIN details AS d ON d.gid = p.gid")
+            joins.append("LEFT JOIN (SELECT * FROM details WHERE gid >= $lo AND gid < $hi) AS d ON d.gid = p.gid")
             lists.append("'refunds', coalesce(d.refunds, p.j -> '$.refunds')")
         record = f"json_merge_patch(p.j, json_object({', '.join(lists)}))" if lists else "p.j"
-        (orphans,) = con.execute(
-            "SELECT count(*) FROM lines c WHERE parent IS NOT NULL AND parent NOT IN (SELECT gid FROM lines)"
-        ).fetchone()
-        if orphans:
-            raise FatalHTTPError(f"{conn_id}: the bulk file has {orphans} child lines whose parent is missing")
-        cur = con.execute(
-            f"SELECT {record}::VARCHAR FROM lines AS p {' '.join(joins)} WHERE p.parent IS NULL ORDER BY p.gid"
-        )
-        while rows := cur.fetchmany(BATCH):
-            yield [msgspec.Raw(r[0].encode()) for r in rows]
+        query = f"""SELECT {record}::VARCHAR FROM lines AS p {" ".join(joins)}
+                    WHERE p.parent IS NULL AND p.gid >= $lo AND p.gid < $hi ORDER BY p.gid"""
+        for lo, hi in _ranges(con, path.stat().st_size):
+            cur = con.execute(query, {"lo": lo, "hi": hi})
+            while rows := cur.fetchmany(BATCH):
+                yield [msgspec.Raw(r[0].encode()) for r in rows]
     finally:
         con.close()
+
+
+RANGE_SHARE = 8  # see reassemble; measured in DECISIONLOG.md (Speed, the bulk reassembly's memory)
+BYTES = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+
+
+def _ranges(con: duckdb.DuckDBPyConnection, size: int) -> list[tuple[str, str]]:
+    """[lo, hi) bounds of parent gids (string order) each holding about as many parents, so many that each
+    range's share of the file (`size` bytes) is at most 1/RANGE_SHARE of the memory cap. '' sorts before every
+    gid and U+10FFFF after."""
+    (limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+    number, unit = str(limit).split()
+    count = -(-size * RANGE_SHARE // int(float(number) * BYTES[unit]))
+    bounds = [""]
+    if count > 1:
+        (parents,) = con.execute("SELECT count(*) FROM lines WHERE parent IS NULL").fetchone()
+        step = max(1, -(-parents // count))
+        bounds += [
+            gid
+            for (gid,) in con.execute(
+                """SELECT gid FROM (SELECT gid, row_number() OVER (ORDER BY gid) AS n FROM lines WHERE parent IS NULL)
+                   WHERE n % $step = 1 AND n > 1 ORDER BY gid""",
+                {"step": step},
+            ).fetchall()
+        ]
+    return list(zip(bounds, [*bounds[1:], "\U0010ffff"], strict=True))

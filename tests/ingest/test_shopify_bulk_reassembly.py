@@ -1,0 +1,78 @@
+"""The Shopify bulk file's reassembly (`ingest.shopify.graphql.reassemble`) under a DuckDB memory cap several
+times smaller than the file: every order comes out once, in gid order, its line items under it in id order and
+its refunds from the details, byte for byte what a cap larger than the file gives.
+
+A real bulk-shaped JSONL file (children before and after their parents, ids of different lengths so string
+order is not numeric order) and real DuckDB; at `large` the old single query ran out of its cap (DECISIONLOG.md).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from ingest.shopify.graphql import reassemble
+
+ORDERS = 270_000
+PAD = "x" * 2000  # order lines of a few KB: a file three times the cap in few lines
+SMALL_CAP = "192MB"  # near the least the JSON reader itself needs (two threads)
+
+
+def write_bulk(path: Path, orders: int) -> None:
+    with path.open("w") as f:
+        for n in range(orders):
+            order = f"gid://shopify/Order/{n + 1}"
+            items = [
+                {"id": f"gid://shopify/LineItem/{3 * (orders - n) - k}", "sku": f"S{k}", "quantity": k + 1,
+                 "__parentId": order}
+                for k in range(n % 3 + 1)
+            ]  # fmt: skip
+            refunds = (
+                [{"id": f"gid://shopify/Refund/{n + 1}", "createdAt": "2026-01-02T03:04:05Z"}] if n % 7 == 0 else []
+            )
+            line = json.dumps({"id": order, "name": f"#{n + 1}", "tags": PAD, "refunds": refunds})
+            kids = [json.dumps(i) for i in items]
+            f.write("\n".join([*kids, line] if n % 2 else [line, *kids]) + "\n")
+
+
+def details(ids: list[str], out: Path) -> None:
+    with out.open("w") as f:
+        for gid in ids:
+            refund = {"id": gid.replace("Order", "Refund"), "transactions": {"nodes": [{"kind": "REFUND"}]}}
+            f.write(json.dumps({"id": gid, "refunds": [refund]}) + "\n")
+
+
+def run(path: Path, spill: Path) -> list[bytes]:
+    spill.mkdir()
+    children = {"LineItem": "lineItems"}
+    return [bytes(r) for batch in reassemble(path, children, "shopify_default", spill, details) for r in batch]
+
+
+@pytest.fixture(scope="module")
+def bulk(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("bulk") / "orders.jsonl"
+    write_bulk(path, ORDERS)
+    return path
+
+
+def test_a_file_several_times_the_cap_reassembles_to_what_a_large_cap_gives(bulk, tmp_path, monkeypatch):
+    assert bulk.stat().st_size > 3 * 192 * 2**20
+    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "4GB")
+    want = run(bulk, tmp_path / "large")
+    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", SMALL_CAP)
+    got = run(bulk, tmp_path / "small")
+    assert len(got) == len(want) == ORDERS
+    assert got == want
+
+    records = [msgspec.json.decode(r) for r in got]
+    assert [r["id"] for r in records] == sorted(f"gid://shopify/Order/{n + 1}" for n in range(ORDERS))
+    for r in records[:2000]:
+        n = int(r["id"].rsplit("/", 1)[1]) - 1
+        ids = [int(i["id"].rsplit("/", 1)[1]) for i in r["lineItems"]]
+        assert ids == sorted(3 * (ORDERS - n) - k for k in range(n % 3 + 1))
+        assert all("__parentId" not in i for i in r["lineItems"])
+        refund = {"id": r["id"].replace("Order", "Refund"), "transactions": {"nodes": [{"kind": "REFUND"}]}}
+        assert r["refunds"] == ([refund] if n % 7 == 0 else [])
