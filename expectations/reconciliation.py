@@ -55,37 +55,45 @@ def _refunds() -> str:
            - coalesce((select sum(cast(json_extract_string(a, '$.amountSet.shopMoney.amount') as decimal(18, 2)))
                        from unnest(json_extract(refund, '$.orderAdjustments.nodes[*]')) as u(a)
                        where lower(json_extract_string(a, '$.reason')) = 'refund_discrepancy'), 0) as reversal
-    from (select is_attributed, currency, unnest(json_extract(record, '$.refunds[*]')) as refund
+    from (select is_attributed, currency, unnest(json_extract(refunds, '$[*]')) as refund
           from orders where not is_test)"""
 
 
-def reconciliation_sql(measures: tuple[str, ...] = GATE) -> str:
+def reconciliation_sql(measures: tuple[str, ...] = GATE, orders: str = "raw_shopify.orders") -> str:
     """(measure, month, mart_total, raw_total) of `measures`, every month either side has (a month missing on one
-    side counts 0 there). A refund that returned nothing is not booked, for either amount (§2)."""
+    side counts 0 there). A refund that returned nothing is not booked, for either amount (§2). The Shopify orders
+    are read from `orders`: the raw table, or the gate's copy of the attributed ones (`expectations.facts`)."""
     unknown = set(measures) - set(ALL)
     if unknown:
         raise ValueError(f"no such reconciliation measure: {sorted(unknown)}")
     ledgers = any(m in LEDGERS for m in measures)
+    if ledgers and orders != "raw_shopify.orders":
+        raise ValueError("the ledgers read every order: from the raw table")
     fx = "raw_finance.fx_rates"
-    # The orders read below, every record's id parsed once (inlined, each reader parsed every record again):
-    # the attributed ones for the gate; every order for the ledgers. The gate parses only the records whose
-    # loaded id is an attributed order's (the raw gate holds that id to the record's own); the record's id decides.
+    created = local_month("cast(created_at as timestamptz)")
+    # The orders read below, every record parsed once for every field read (one call per field parsed the record
+    # again each time; inlined, each reader did): the attributed ones for the gate; every order for the ledgers.
+    # The gate parses only the records whose loaded id is an attributed order's (the raw gate holds that id to the
+    # record's own); the record's id decides.
     orders = f"""
 orders as materialized (
-    select order_id, record, json_extract_string(record, '$.currencyCode') as currency,
-           coalesce(cast(json_extract_string(record, '$.test') as boolean), false) as is_test,
-           order_id in (select order_id from attributed) as is_attributed
-    from (select cast(json_extract_string(o.record, '$.legacyResourceId') as bigint) as order_id, o.record
-          from raw_shopify.orders as o{"" if ledgers else " where o.id in (select order_id::varchar from attributed)"})
+    select order_id, currency, coalesce(cast(is_test as boolean), false) as is_test,
+           order_id in (select order_id from attributed) as is_attributed,
+           created_at, subtotal, cancelled_at, refunds
+    from (select cast(j[1] ->> '$' as bigint) as order_id, j[2] ->> '$' as currency, j[3] ->> '$' as is_test,
+                 j[4] ->> '$' as created_at, j[5] ->> '$' as subtotal, j[6] ->> '$' as cancelled_at, j[7] as refunds
+          from (select json_extract(o.record, ['$.legacyResourceId', '$.currencyCode', '$.test', '$.createdAt',
+                                               '$.subtotalPriceSet.shopMoney.amount', '$.cancelledAt', '$.refunds'])
+                       as j
+                from {orders} as o{"" if ledgers else " where o.id in (select order_id::varchar from attributed)"}))
     {"" if ledgers else "where order_id in (select order_id from attributed)"}
 )"""
     raw = {
         "attributed order revenue": f"""
     select r.month, sum({to_reporting("r.amount", "r.currency", "fx.rate_to_reporting")})
-    from (select {_ts("createdAt")} as month, currency,
-                 cast(json_extract_string(record, '$.subtotalPriceSet.shopMoney.amount') as decimal(18, 2)) as amount
+    from (select {created} as month, currency, cast(subtotal as decimal(18, 2)) as amount
           from orders
-          where is_attributed and not is_test and json_extract_string(record, '$.cancelledAt') is null) as r
+          where is_attributed and not is_test and cancelled_at is null) as r
     left join {fx} as fx on fx.month = r.month and fx.currency = r.currency group by all""",
         "attributed refunds": f"""
     select r.month, sum({to_reporting("r.amount", "r.currency", "fx.rate_to_reporting")})
@@ -101,7 +109,7 @@ orders as materialized (
         "CS cost lines": f"""
     select c.month, sum({to_reporting("c.amount", "c.currency", "f.rate_to_reporting")})
     from raw_finance.cs_costs as c left join {fx} as f using (month, currency) group by all""",
-        "orders in the ledger": f"select {_ts('createdAt')}, count(*) from orders where not is_test group by all",
+        "orders in the ledger": f"select {created}, count(*) from orders where not is_test group by all",
         "all refunds' money returned (order currency)": "select month, sum(returned) from refunds group by all",
         "all refunds' revenue reversal (order currency)": """
     select month, sum(reversal) from refunds where returned <> 0 group by all""",

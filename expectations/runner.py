@@ -1,5 +1,7 @@
 """Run the data-quality gate of one layer: count in SQL, validate failures with GX, build Data Docs, record, raise.
 
+0. The marts gate first brings its parsed copy of the raw JSON its recomputations read up to date
+   (`expectations.facts`: a short read-write connection, parsing only the loads since the last gate).
 1. Every suite is read through ONE read-only DuckDB connection, closed before the results are
    written. A raw table is read only for the loads after the last one a passing gate covered
    (`ops.dq_validated_loads`; `everything=True` reads it all): the daily gate reads a day of raw.
@@ -36,7 +38,7 @@ from typing import Any
 
 import duckdb
 
-from expectations import sql_checks
+from expectations import facts, sql_checks
 from expectations.suites import RAW_ENTITIES, Dataset, Layer, build_suite, datasets
 from settings import data_dir, warehouse_path
 
@@ -138,11 +140,13 @@ def validate(
 ) -> Result:
     """Validate every suite of `layer` ("raw" | "marts") against the warehouse; raise DataQualityFailed
     on any failure (after recording the results and building Data Docs). Raw tables: the rows of new
-    loads only, unless `everything`."""
+    loads only, unless `everything` (the marts gate then parses every raw record its recomputations read again)."""
     started = time.monotonic()
     path = Path(warehouse) if warehouse else warehouse_path()
     if not path.exists():
         raise FileNotFoundError(f"no warehouse at {path}")
+    if layer == "marts":  # the recomputations' raw JSON, parsed for the loads since the last gate (or all of it)
+        facts.refresh(path, rebuild=everything)
     now = dt.datetime.now(dt.UTC)
     result = Result(run_id or f"{layer}-{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}", layer, now)
     con = duckdb.connect(str(path), read_only=True, config={"memory_limit": READER_MEMORY})

@@ -19,13 +19,13 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from expectations.facts import fact, linked_sql, renewal_tag
 from expectations.reconciliation import local_month, reconciliation_sql
 from ingest import finance
 from ingest.endpoints import Endpoint
 from ingest.finance import FileSpec
 from ingest.sources import endpoints
 from ingest.sql import literal
-from settings import project_vars
 
 Layer = Literal["raw", "marts"]
 
@@ -349,39 +349,15 @@ def source_history_sql() -> str:
     """§5 Source history, reconciled from the raw JSON (sharing no SQL with dbt): per store-local month, the Shopify
     renewal orders (tagged by Recharge) that no Recharge charge or Recharge order links to, beside each mart row
     that says whether its month's history is complete. A row marked complete must have none."""
-    tag_value = project_vars()["renewal_order_tag"].lower()
-    tag = literal(tag_value)
+    tag = literal(renewal_tag())
+    unlinked = fact("shopify_unlinked_tagged").table
     return f"""
 with
--- one parse per record: a list of paths, materialized (inlined, each f[i] below parsed the record again: 3x the time)
-charge_fields as materialized (
-    select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
-    from raw_recharge.charges
-),
-order_fields as materialized (
-    select json_extract_string(record, ['$.type', '$.status', '$.external_order_id.ecommerce']) as f
-    from raw_recharge.orders
-),
-linked as materialized (
-    select f[3] as order_id
-    from charge_fields
-    where lower(trim(f[1])) = 'recurring' and f[3] is not null
-    union
-    select f[3]
-    from order_fields
-    where lower(trim(f[1])) = 'recurring' and lower(trim(f[2])) = 'success' and f[3] is not null
-),
--- Only the orders no renewal links to are parsed: by the loaded id, which the raw gate holds to the record's
--- legacyResourceId; the record's own id decides below. Holding the tag in any case (ILIKE; a `%` or `_` in the tag
--- matches more, never fewer).
-tagged_fields as materialized (
-    select json_extract_string(record, ['$.legacyResourceId', '$.createdAt', '$.tags', '$.test']) as f
-    from raw_shopify.orders as o
-    where not exists (select 1 from linked as l where l.order_id = o.id) and record ilike {literal(f"%{tag_value}%")}
-),
+-- the raw JSON's parsed fields, kept by the gate between runs (expectations.facts)
+linked as materialized {linked_sql()},
 tagged as (
     select f[1] as order_id, {local_month("cast(f[2] as timestamptz)")} as month, f[3] as tags
-    from tagged_fields
+    from {unlinked}
     where coalesce(cast(f[4] as boolean), false) = false
 ),
 renewal_orders as (
@@ -457,7 +433,8 @@ def mart_datasets() -> tuple[Dataset, ...]:
                       "attributed revenue is not above the ledger's revenue for the order")),
         ),
         Dataset(
-            "marts.reconciliation", "marts", "marts vs raw (monthly totals)", reconciliation_sql(),
+            "marts.reconciliation", "marts", "marts vs raw (monthly totals)",
+            reconciliation_sql(orders=fact("attributed_orders").table),
             ("measure", "month"), (equal("mart_total", "raw_total", to_cent),),
         ),
         *amount_datasets(),
