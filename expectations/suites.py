@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from expectations.facts import fact, linked_sql, renewal_tag
+from expectations.facts import fact, not_linked, renewal_tag
 from expectations.reconciliation import local_month, reconciliation_sql
 from ingest import finance
 from ingest.endpoints import Endpoint
@@ -354,7 +354,6 @@ def source_history_sql() -> str:
     return f"""
 with
 -- the raw JSON's parsed fields, kept by the gate between runs (expectations.facts)
-linked as materialized {linked_sql()},
 tagged as (
     select f[1] as order_id, {local_month("cast(f[2] as timestamptz)")} as month, f[3] as tags
     from {unlinked}
@@ -366,7 +365,7 @@ renewal_orders as (
 ),
 gaps as (
     select month, count(*) as renewal_orders_unaccounted
-    from renewal_orders as r where not exists (select 1 from linked as l where l.order_id = r.order_id)
+    from renewal_orders as r where {not_linked("r.order_id")}
     group by month
 ),
 flagged as (
