@@ -84,6 +84,14 @@ def duckdb_memory_limit() -> str:
     return env("DUCKDB_MEMORY_LIMIT", "3GB")
 
 
+def shopify_bulk_memory_limit() -> str:
+    """The Shopify bulk reassembly's own DuckDB cap (`ingest.shopify.graphql.reassemble`, never above the
+    warehouse's): the extract process holds more than its DuckDB: the landing engine, the other vendors' threads
+    and the record batches, so the reassembly takes part of the process's budget, not all of it (DECISIONLOG.md,
+    Speed: the large extract's peak memory)."""
+    return env("SHOPIFY_BULK_MEMORY_LIMIT", "2GB")
+
+
 def dbt_env_vars() -> dict[str, str]:
     """What every dbt process needs from us (profiles.yml reads these, with no defaults of its own)."""
     return {

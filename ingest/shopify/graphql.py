@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +35,7 @@ import urllib3
 from ingest.http import FatalHTTPError, VendorSession
 from ingest.shopify.auth import SCOPES, missing_scope
 from ingest.sql import literal
-from settings import duckdb_memory_limit
+from settings import duckdb_memory_limit, shopify_bulk_memory_limit
 
 log = logging.getLogger(__name__)
 MAX_ERROR_RETRIES = 6
@@ -276,6 +277,16 @@ class Bulk:
         raise FatalHTTPError(f"{self.gql.session.conn_id}: the bulk download kept failing")
 
 
+def reassembly_connection(spill: Path) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB of the reassembly's own, under its cap (`reassembly_memory_limit`), spilling to
+    `spill`."""
+    con = duckdb.connect()
+    con.execute(f"SET temp_directory = {literal(str(spill))}")  # a file bigger than memory spills here
+    con.execute(f"SET memory_limit = {literal(reassembly_memory_limit())}")
+    con.execute("SET preserve_insertion_order = false")  # every read below orders what it needs
+    return con
+
+
 def reassemble(
     path: Path,
     children: dict[str, str],
@@ -291,11 +302,8 @@ def reassemble(
     on-disk database measured slower, at no saving), and the parents are put together in gid ranges, each at
     most 1/RANGE_SHARE of the cap's worth of the file, because the ordered lists of children and the sort of the
     records hold a whole range in memory (one query over all parents ran out of a 3 GB cap at 10 GB)."""
-    con = duckdb.connect()
+    con = reassembly_connection(spill)
     try:
-        con.execute(f"SET temp_directory = {literal(str(spill))}")  # a file bigger than memory spills here
-        con.execute(f"SET memory_limit = {literal(duckdb_memory_limit())}")
-        con.execute("SET preserve_insertion_order = false")  # every read below orders what it needs
         con.execute(
             f"""CREATE TABLE lines AS
                 SELECT json AS j, json ->> '$.__parentId' AS parent, json ->> '$.id' AS gid
@@ -342,7 +350,24 @@ def reassemble(
 
 
 RANGE_SHARE = 8  # see reassemble; measured in DECISIONLOG.md (Speed, the bulk reassembly's memory)
-BYTES = {"bytes": 1, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40, "KB": 10**3, "MB": 10**6, "GB": 10**9}
+BYTES = {"bytes": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}
+BYTES |= {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+SIZE = re.compile(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)\s*")
+
+
+def size_bytes(text: str) -> int:
+    """A DuckDB memory size ('3GB', '2.7 GiB', '512mb') in bytes: DuckDB's units, case aside."""
+    m = SIZE.fullmatch(text)
+    units = {u.lower(): b for u, b in BYTES.items()}
+    if m is None or m.group(2).lower() not in units:
+        raise ValueError(f"not a memory size DuckDB takes: {text!r}")
+    return int(float(m.group(1)) * units[m.group(2).lower()])
+
+
+def reassembly_memory_limit() -> str:
+    """The reassembly connection's cap: SHOPIFY_BULK_MEMORY_LIMIT, or the warehouse's when that is lower (see
+    settings.shopify_bulk_memory_limit: the extract process holds more than this connection)."""
+    return min(shopify_bulk_memory_limit(), duckdb_memory_limit(), key=size_bytes)
 
 
 def _ranges(con: duckdb.DuckDBPyConnection, size: int) -> list[tuple[str, str]]:
@@ -350,8 +375,7 @@ def _ranges(con: duckdb.DuckDBPyConnection, size: int) -> list[tuple[str, str]]:
     range's share of the file (`size` bytes) is at most 1/RANGE_SHARE of the memory cap. '' sorts before every
     gid and U+10FFFF after."""
     (limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
-    number, unit = str(limit).split()
-    count = -(-size * RANGE_SHARE // int(float(number) * BYTES[unit]))
+    count = -(-size * RANGE_SHARE // size_bytes(str(limit)))
     bounds = [""]
     if count > 1:
         (parents,) = con.execute("SELECT count(*) FROM lines WHERE parent IS NULL").fetchone()

@@ -11,10 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import msgspec
 import pytest
 
-from ingest.shopify.graphql import reassemble
+from ingest.shopify.graphql import reassemble, reassembly_connection, size_bytes
+from settings import duckdb_memory_limit, shopify_bulk_memory_limit
 
 ORDERS = 270_000
 PAD = "x" * 2000  # order lines of a few KB: a file three times the cap in few lines
@@ -76,3 +78,38 @@ def test_a_file_several_times_the_cap_reassembles_to_what_a_large_cap_gives(bulk
         assert all("__parentId" not in i for i in r["lineItems"])
         refund = {"id": r["id"].replace("Order", "Refund"), "transactions": {"nodes": [{"kind": "REFUND"}]}}
         assert r["refunds"] == ([refund] if n % 7 == 0 else [])
+
+
+def cap_of(con: duckdb.DuckDBPyConnection) -> str:
+    """As DuckDB shows it ('1.8 GiB')."""
+    try:
+        (limit,) = con.execute("SELECT current_setting('memory_limit')").fetchone()
+        return limit
+    finally:
+        con.close()
+
+
+def shown(cap: str) -> str:
+    return cap_of(duckdb.connect(config={"memory_limit": cap}))
+
+
+def test_the_reassembly_takes_a_cap_of_its_own_never_above_the_warehouses(tmp_path, monkeypatch):
+    """The extract process holds the landing engine and three other vendors beside the reassembly: at `large` the
+    warehouse's whole cap for it took the process past 4 GiB (DECISIONLOG.md)."""
+    monkeypatch.delenv("SHOPIFY_BULK_MEMORY_LIMIT", raising=False)
+    monkeypatch.delenv("DUCKDB_MEMORY_LIMIT", raising=False)
+    default = cap_of(reassembly_connection(tmp_path))
+    assert default == shown(shopify_bulk_memory_limit())
+    assert size_bytes(default) < size_bytes(shown(duckdb_memory_limit()))
+    monkeypatch.setenv("SHOPIFY_BULK_MEMORY_LIMIT", "700MB")
+    assert cap_of(reassembly_connection(tmp_path)) == shown("700MB")
+    monkeypatch.setenv("DUCKDB_MEMORY_LIMIT", "500MB")  # a warehouse cap below it wins
+    assert cap_of(reassembly_connection(tmp_path)) == shown("500MB")
+
+
+def test_memory_sizes_read_as_duckdb_reads_them():
+    assert [size_bytes(s) for s in ("3GB", "2.7 GiB", "512mb", "192 MB", "1GiB")] == [
+        3 * 10**9, int(2.7 * 2**30), 512 * 10**6, 192 * 10**6, 2**30
+    ]  # fmt: skip
+    with pytest.raises(ValueError, match="memory size"):
+        size_bytes("80%")
