@@ -29,7 +29,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.sql import literal
+from ingest.sql import literal, table_exists
 from settings import duckdb_memory_limit, project_vars
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,7 @@ def refresh(warehouse: Path, rebuild: bool = False) -> dict[str, int]:
     per fact, the rows parsed (-1: built whole). A source that cannot be read drops every fact (the suites
     reading them then fail, and the next gate builds them whole)."""
     parsed: dict[str, int] = {}
+    defined = facts()
     con = duckdb.connect(str(warehouse), config={"memory_limit": duckdb_memory_limit()})
     try:
         con.execute("set TimeZone = 'UTC'; set enable_progress_bar = false")
@@ -135,17 +136,17 @@ def refresh(warehouse: Path, rebuild: bool = False) -> dict[str, int]:
         con.begin()
         try:
             con.execute("create or replace temp table _touched (value varchar)")
-            for f in facts():
+            for f in defined:
                 started = time.monotonic()
                 # a scope re-evaluated from what changed needs every change: none is known of a fact built whole
-                whole = rebuild or any(parsed[g.name] < 0 for g in facts() if g.touches and g.name in parsed)
+                whole = rebuild or any(parsed[g.name] < 0 for g in defined if g.touches and g.name in parsed)
                 parsed[f.name] = _refresh(con, f, rebuild, whole)
                 log.info("gate fact %s: %d rows parsed in %.2f s", f.name, parsed[f.name], time.monotonic() - started)
             con.commit()
         except duckdb.Error as e:  # a source gone or unreadable: no stale copy may stand in for it
             con.rollback()
             log.error("the gate's facts cannot be read from the raw layer: %s", str(e).splitlines()[0])
-            for f in facts():
+            for f in defined:
                 con.execute(f"drop table if exists {f.table}")
             con.execute("delete from ops.dq_facts_state")
         except BaseException:
@@ -160,7 +161,13 @@ def _refresh(con: duckdb.DuckDBPyConnection, f: Fact, rebuild: bool, rescope_who
     (newest,) = con.execute(f"select coalesce(max(load_id), 0) from {f.source}").fetchone()
     state = con.execute("select load_id, definition from ops.dq_facts_state where fact = ?", [f.name]).fetchall()
     seen, definition = state[0] if state else (None, None)
-    if rebuild or seen is None or definition != f.definition or newest < seen or not _exists(con, f.table):
+    if (
+        rebuild
+        or seen is None
+        or definition != f.definition
+        or newest < seen
+        or not table_exists(con, *f.table.split("."))
+    ):
         _build(con, f)
         rows = -1
     else:
@@ -227,14 +234,3 @@ def _complete(con: duckdb.DuckDBPyConnection, f: Fact) -> bool:
     ).fetchone()
     (have,) = con.execute(f"select count(*) from {f.table}").fetchone()
     return want == have
-
-
-def _exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    schema, name = table.split(".")
-    return bool(
-        con.execute(
-            "select count(*) from duckdb_tables() where database_name = current_database()"
-            " and schema_name = ? and table_name = ?",
-            [schema, name],
-        ).fetchone()[0]
-    )

@@ -25,6 +25,7 @@ import duckdb
 import settings
 from ingest.errors import ExpectedError
 from ingest.identity import FINANCE, finance_identity, record_or_refuse, write_mirror
+from ingest.sql import table_exists
 
 if TYPE_CHECKING:  # pyarrow only where a changed file is loaded: the gate and an unchanged load never import it
     import pyarrow as pa
@@ -463,14 +464,9 @@ def fingerprint_finance_inputs(folder: str | os.PathLike[str]) -> dict[str, str 
     return {s.file: _sha256(p.read_bytes()) if (p := folder / s.file).is_file() else None for s in SPECS}
 
 
-def _table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    sql = "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?"
-    return con.execute(sql, [schema, table]).fetchall()[0][0] > 0
-
-
 def last_loaded_fingerprint(con: duckdb.DuckDBPyConnection) -> dict[str, str | None] | None:
     """File -> sha256 of the last successful load (None per absent file), or None if nothing was ever loaded."""
-    if not _table_exists(con, "ops", "finance_loads"):
+    if not table_exists(con, "ops", "finance_loads"):
         return None
     rows = con.execute(
         f"""SELECT "file", sha256 FROM {OPS_TABLE}
@@ -663,7 +659,7 @@ def load_finance_inputs(
     write_mirror(con)
 
     current = {p.spec.file: p.sha256 for p in parsed}
-    tables_present = all(_table_exists(con, RAW_SCHEMA, s.table) for s in SPECS)
+    tables_present = all(table_exists(con, RAW_SCHEMA, s.table) for s in SPECS)
     if tables_present and last_loaded_fingerprint(con) == current:
         last = con.execute(f"SELECT max(loaded_at) FROM {OPS_TABLE}").fetchall()[0][0]
         return _summary("unchanged", last, parsed)
