@@ -139,37 +139,57 @@ def sample_tree_rss(pid: int) -> _Peak:
 
 
 class Emulators:
-    """The sandbox's vendor emulators in a process of their own (the vendors' side: not a stage)."""
+    """The sandbox's vendor emulators, each vendor in a process of its own (the vendors' side: not a stage).
+    Real vendors are four services: in one process, the four shared one interpreter's lock, and that core,
+    not the extract, set the pace (measured in DECISIONLOG.md, Speed). Their clocks start from the same
+    manifest and move on together (`control`)."""
 
     def __init__(self, sim: Path, log: Path):
-        argv = [sys.executable, "-m", "sandbox.emulators", str(sim), "--no-rate-limits", "--retention-days", "0"]
-        with open(log, "w") as err:
-            self.proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
+        from sandbox.emulators.server import VENDORS
+
+        self.procs: dict[str, subprocess.Popen] = {}
         self.connections: dict[str, str] = {}
-        while len(self.connections) < 4:
-            line = self.proc.stdout.readline()
+        with open(log, "w") as err:
+            for vendor in VENDORS:
+                argv = [sys.executable, "-m", "sandbox.emulators", str(sim), "--vendors", vendor, "--no-rate-limits",
+                        "--retention-days", "0"]  # fmt: skip
+                self.procs[vendor] = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True)
+        for vendor, proc in self.procs.items():
+            line = proc.stdout.readline()
             if not line:
-                raise SystemExit(f"the sandbox emulators stopped before serving; see {log}")
+                self.stop()
+                raise SystemExit(f"the sandbox's {vendor} emulator stopped before serving; see {log}")
             name, _, value = line.removeprefix("export ").strip().partition("=")
             self.connections[name.removeprefix("AIRFLOW_CONN_")] = without_rate_limit(value.strip("'"))
 
     def control(self, action: str, body: dict | None = None) -> dict:
-        host = json.loads(next(iter(self.connections.values())))["host"]
-        request = urllib.request.Request(
-            f"{host}/__sandbox__/{action}", data=json.dumps(body).encode() if body else None
-        )
-        with urllib.request.urlopen(request, timeout=30) as r:
-            return json.loads(r.read())
+        """The same control call to every vendor's emulator; their answers (the clock) must agree."""
+        answers = []
+        for conn in self.connections.values():
+            host = json.loads(conn)["host"]
+            request = urllib.request.Request(
+                f"{host}/__sandbox__/{action}", data=json.dumps(body).encode() if body else None
+            )
+            with urllib.request.urlopen(request, timeout=30) as r:
+                answers.append(json.loads(r.read()))
+        if any(a != answers[0] for a in answers):
+            raise SystemExit(f"the vendors' emulators disagree after {action}: {answers}")
+        return answers[0]
 
     def peak_rss_mib(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) // 1024
-        return 0
+        """The emulators' peak memory together."""
+        total = 0
+        for proc in self.procs.values():
+            for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1]) // 1024
+        return total
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(60)
+        for proc in self.procs.values():
+            proc.terminate()
+        for proc in self.procs.values():
+            proc.wait(60)
 
 
 def versions() -> dict[str, str]:

@@ -12,8 +12,9 @@
   one fails the extract saying so.
 - Refunds: Shopify refuses a bulk query with a connection inside a list field, and an order's `refunds` is a
   list. The bulk file carries each refund's own fields; `Bulk.refunds` then reads the transactions, refund lines
-  and adjustments of just the orders that have refunds with ordinary `nodes(ids:)` queries, and DuckDB puts them
-  in place of the bulk file's refunds before anything lands.
+  and adjustments of just the orders that have refunds with ordinary `nodes(ids:)` queries, in a thread of its
+  own while the orders without refunds land, and DuckDB puts them in place of the bulk file's refunds before
+  those orders land. An order never lands with the bulk file's refunds alone.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ import logging
 import random
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
@@ -40,7 +43,9 @@ from settings import duckdb_memory_limit, shopify_bulk_memory_limit
 log = logging.getLogger(__name__)
 MAX_ERROR_RETRIES = 6
 MAX_RUNS = 4  # bulk operations per window before giving up (FAILED, expired URL)
-POLL_FIRST_S, POLL_MAX_S = 0.2, 10.0
+# A poll costs 1 point of the 100+ a second the bucket restores: polling each second at most is cheap, and a file
+# that is ready waits at most a second (a 10 s cap left a finished demo operation unread for 4 s: DECISIONLOG.md)
+POLL_FIRST_S, POLL_MAX_S = 0.2, 1.0
 BATCH = 2000
 
 
@@ -181,13 +186,16 @@ class Bulk:
             details = self.refunds if root == "orders" else None
             yield from reassemble(path, CHILDREN[root], self.gql.session.conn_id, Path(tmp), details)
 
-    def refunds(self, order_ids: list[str], out: Path) -> None:
+    def refunds(self, order_ids: list[str], out: Path, stop: threading.Event | None = None) -> None:
         """The full refunds of these orders (ordinary queries, REFUND_BATCH at a time) as JSONL lines
         `{"id": order gid, "refunds": [...]}`. An order gone since the bulk run, or a refund with more children
-        than one page holds, fails the window rather than landing a refund without its money."""
+        than one page holds, fails the window rather than landing a refund without its money. Returns early,
+        the file unfinished, once `stop` is set (the reassembly was abandoned)."""
         conn = self.gql.session.conn_id
         with out.open("w") as f:
             for i in range(0, len(order_ids), REFUND_BATCH):
+                if stop is not None and stop.is_set():
+                    return
                 ids = order_ids[i : i + REFUND_BATCH]
                 nodes = self.gql.query(REFUNDS, {"ids": ids}, cost=1 + 10 * len(ids))["nodes"]
                 for want, node in zip(ids, nodes, strict=True):
@@ -292,17 +300,22 @@ def reassemble(
     children: dict[str, str],
     conn_id: str,
     spill: Path,
-    details: Callable[[list[str], Path], None] | None = None,
+    details: Callable[[list[str], Path, threading.Event], None] | None = None,
 ) -> Iterator[list[msgspec.Raw]]:
     """The records of a bulk JSONL file, each child line (a `__parentId`) put in its parent's list named by its
     gid type, in id order, whatever the line order. DuckDB reads the file (spilling, not holding it).
-    `details(ids, file)`, for records with refunds, writes `{"id", "refunds"}` lines whose refunds replace theirs.
+    `details(ids, file, stop)`, for records with refunds, writes `{"id", "refunds"}` lines whose refunds replace
+    theirs; it runs in a thread of its own while the records without refunds come out (the vendor answers its
+    queries while ours land: DECISIONLOG.md), then the records with refunds come out. Each part is in gid order;
+    every record comes out once.
 
     Memory stays under the cap whatever the file's size: the lines table's blocks are evicted to `spill` (an
     on-disk database measured slower, at no saving), and the parents are put together in gid ranges, each at
     most 1/RANGE_SHARE of the cap's worth of the file, because the ordered lists of children and the sort of the
     records hold a whole range in memory (one query over all parents ran out of a 3 GB cap at 10 GB)."""
     con = reassembly_connection(spill)
+    stop = threading.Event()
+    fetching = ThreadPoolExecutor(1, thread_name_prefix="shopify-refunds")
     try:
         con.execute(
             f"""CREATE TABLE lines AS
@@ -314,39 +327,73 @@ def reassemble(
         ).fetchone()
         if orphans:
             raise FatalHTTPError(f"{conn_id}: the bulk file has {orphans} child lines whose parent is missing")
-        lists = []
-        joins = []
-        for n, (kind, field) in enumerate(children.items()):
-            prefix = f"gid://shopify/{kind}/"
-            joins.append(
-                f"""LEFT JOIN (SELECT parent, to_json(list(json_merge_patch(j, '{{"__parentId": null}}')
-                                ORDER BY CAST(parse_filename(gid) AS BIGINT))) AS kids
-                               FROM lines WHERE parent IS NOT NULL AND starts_with(gid, {literal(prefix)})
-                                 AND parent >= $lo AND parent < $hi
-                               GROUP BY parent) AS c{n} ON c{n}.parent = p.gid"""
-            )
-            lists.append(f"{literal(field)}, coalesce(c{n}.kids, '[]'::JSON)")
-        if details is not None:
-            ids = con.execute(
-                "SELECT gid FROM lines WHERE parent IS NULL AND json_array_length(j, '$.refunds') > 0 ORDER BY gid"
-            ).fetchall()
-            extra = spill / "refunds.jsonl"
-            details([i for (i,) in ids], extra)
-            con.execute(
-                f"""CREATE TABLE details AS SELECT json ->> '$.id' AS gid, json -> '$.refunds' AS refunds
-                    FROM read_ndjson_objects({literal(str(extra))})"""
-            )
-            joins.append("LEFT JOIN (SELECT * FROM details WHERE gid >= $lo AND gid < $hi) AS d ON d.gid = p.gid")
-            lists.append("'refunds', coalesce(d.refunds, p.j -> '$.refunds')")
-        record = f"json_merge_patch(p.j, json_object({', '.join(lists)}))" if lists else "p.j"
-        query = f"""SELECT {record}::VARCHAR FROM lines AS p {" ".join(joins)}
-                    WHERE p.parent IS NULL AND p.gid >= $lo AND p.gid < $hi ORDER BY p.gid"""
-        for lo, hi in _ranges(con, path.stat().st_size):
-            cur = con.execute(query, {"lo": lo, "hi": hi})
-            while rows := cur.fetchmany(BATCH):
-                yield [msgspec.Raw(r[0].encode()) for r in rows]
+        size = path.stat().st_size
+        if details is None:
+            yield from _records(con, _parents_query(children), _ranges(con, size))
+            return
+        con.execute(
+            """CREATE TABLE refunded AS
+               SELECT j, gid FROM lines WHERE parent IS NULL AND json_array_length(j, '$.refunds') > 0"""
+        )
+        ids = [i for (i,) in con.execute("SELECT gid FROM refunded ORDER BY gid").fetchall()]
+        extra = spill / "refunds.jsonl"
+        fetched = fetching.submit(details, ids, extra, stop)
+        ranges = _ranges(con, size)  # the second part's too: a range sized by its parents' share ran out of the cap
+        rest = _parents_query(children, "NOT IN (SELECT gid FROM refunded)")
+        yield from _records(con, rest, ranges, fetched)
+        fetched.result()  # the details' own error, if any, fails the window here
+        con.execute(
+            f"""CREATE TABLE details AS SELECT json ->> '$.id' AS gid, json -> '$.refunds' AS refunds
+                FROM read_ndjson_objects({literal(str(extra))})"""
+        )
+        (lines, got) = con.execute(
+            "SELECT count(*), count(DISTINCT gid) FILTER (WHERE gid IN (SELECT gid FROM refunded)) FROM details"
+        ).fetchone()
+        if lines != got or got != len(ids):  # never an order dropped by the join below, nor one twice
+            raise FatalHTTPError(f"{conn_id}: refund details came for {got} of the {len(ids)} orders with refunds")
+        with_refunds = _parents_query(children, "IN (SELECT gid FROM refunded)", parents="refunded", details=True)
+        yield from _records(con, with_refunds, ranges)
     finally:
+        stop.set()  # an abandoned reassembly stops the details between two queries
+        fetching.shutdown(wait=True)
         con.close()
+
+
+def _parents_query(
+    children: dict[str, str], scope: str = "IS NOT NULL", parents: str = "lines", details: bool = False
+) -> str:
+    """The records of the parents (rows of table `parents`) in [$lo, $hi) whose gid `scope` holds (an SQL
+    predicate's tail), each with its children's lists and, with `details`, its refunds from the details table."""
+    lists, joins = [], []
+    for n, (kind, field) in enumerate(children.items()):
+        prefix = f"gid://shopify/{kind}/"
+        joins.append(
+            f"""LEFT JOIN (SELECT parent, to_json(list(json_merge_patch(j, '{{"__parentId": null}}')
+                            ORDER BY CAST(parse_filename(gid) AS BIGINT))) AS kids
+                           FROM lines WHERE parent IS NOT NULL AND starts_with(gid, {literal(prefix)})
+                             AND parent >= $lo AND parent < $hi AND parent {scope}
+                           GROUP BY parent) AS c{n} ON c{n}.parent = p.gid"""
+        )
+        lists.append(f"{literal(field)}, coalesce(c{n}.kids, '[]'::JSON)")
+    if details:
+        joins.append("JOIN (SELECT * FROM details WHERE gid >= $lo AND gid < $hi) AS d ON d.gid = p.gid")
+        lists.append("'refunds', d.refunds")
+    record = f"json_merge_patch(p.j, json_object({', '.join(lists)}))" if lists else "p.j"
+    where = f"p.parent IS NULL AND p.gid {scope}" if parents == "lines" else "TRUE"  # another table: its own rows
+    return f"""SELECT {record}::VARCHAR FROM {parents} AS p {" ".join(joins)}
+               WHERE {where} AND p.gid >= $lo AND p.gid < $hi ORDER BY p.gid"""
+
+
+def _records(
+    con: duckdb.DuckDBPyConnection, query: str, ranges: list[tuple[str, str]], beside: Future | None = None
+) -> Iterator[list[msgspec.Raw]]:
+    """The query's records, range by range, in batches; stops early when the work `beside` it has failed."""
+    for lo, hi in ranges:
+        cur = con.execute(query, {"lo": lo, "hi": hi})
+        while rows := cur.fetchmany(BATCH):
+            if beside is not None and beside.done() and beside.exception() is not None:
+                beside.result()
+            yield [msgspec.Raw(r[0].encode()) for r in rows]
 
 
 RANGE_SHARE = 8  # see reassemble; measured in DECISIONLOG.md (Speed, the bulk reassembly's memory)

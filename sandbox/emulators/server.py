@@ -63,10 +63,15 @@ class Sandbox:
         host: str = "127.0.0.1",
         public_host: str | None = None,
         api_key: str | None = None,
+        vendors: tuple[str, ...] = VENDORS,
     ):
         """`host` is the interface to bind (loopback unless a container network needs 0.0.0.0);
         `public_host` the name clients use in the printed connections; `api_key` fixes every vendor's
-        credential (docker compose's demo), else each run makes up its own."""
+        credential (docker compose's demo), else each run makes up its own. `vendors`: the emulators this
+        sandbox serves (the bench runs each vendor in a process of its own, as real vendors are separate
+        services, not one Python interpreter; their clocks start from the same manifest)."""
+        if unknown := set(vendors) - set(VENDORS):
+            raise ValueError(f"unknown vendors {sorted(unknown)}; the emulators are {', '.join(VENDORS)}")
         self.folder = Path(folder)
         self.host, self.public_host = host, public_host or ("127.0.0.1" if host in ("0.0.0.0", "") else host)
         key = api_key or None
@@ -89,11 +94,12 @@ class Sandbox:
         }
         # Loading and sorting mostly release the GIL; two at a time bounds the memory peak at 'large' scale.
         with ThreadPoolExecutor(load_threads) as pool:
-            futures = {name: pool.submit(make) for name, make in makers.items()}
+            futures = {name: pool.submit(makers[name]) for name in VENDORS if name in vendors}
             self.vendors: dict[str, Vendor] = {name: f.result() for name, f in futures.items()}
         pa.default_memory_pool().release_unused()
         self.apps = {name: VendorApp(v, self.control, seed) for name, v in self.vendors.items()}
-        self.vendors["shopify"].rate_limits = lambda: self.control.rate_limits  # GraphQL's cost bucket too
+        if "shopify" in self.vendors:
+            self.vendors["shopify"].rate_limits = lambda: self.control.rate_limits  # GraphQL's cost bucket too
         self.ports = dict(ports or {})
         self.servers: dict[str, EmulatorServer] = {}
         self._threads: list[threading.Thread] = []
@@ -103,7 +109,7 @@ class Sandbox:
     def start(self) -> Sandbox:
         _gc_tuning(+1)
         self._running = True
-        for name in VENDORS:
+        for name in self.vendors:
             srv = EmulatorServer(self.apps[name], self.ports.get(name, 0), self.host)
             self.servers[name] = srv
             t = threading.Thread(
@@ -141,7 +147,7 @@ class Sandbox:
     def connections(self) -> dict[str, str]:
         """Airflow JSON connections, keyed by conn id (`gorgias_default`, ...)."""
         out = {}
-        for name in VENDORS:
+        for name in self.vendors:
             conn = {"conn_type": "http", "host": self.urls[name], **self.vendors[name].credentials()}
             conn["extra"] = {**conn.get("extra", {}), "source_identity": self.identity}
             out[f"{name}_default"] = json.dumps(conn)
@@ -202,6 +208,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--retention-days", type=int, default=90, help="Recharge charge retention (0 = off)")
     ap.add_argument("--slow-seconds", type=float, default=2.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--vendors", default=",".join(VENDORS), help="the emulators to serve, e.g. shopify,easypost")
     ap.add_argument("--ports", default="", help="gorgias,recharge,shopify,easypost ports, e.g. 8101,8102,8103,8104")
     a = ap.parse_args(argv)
     ports = dict(zip(VENDORS, (int(p) for p in a.ports.split(",")), strict=False)) if a.ports else None
@@ -213,6 +220,7 @@ def main(argv: list[str] | None = None) -> None:
         recharge_retention_days=a.retention_days,
         slow_seconds=a.slow_seconds,
         seed=a.seed,
+        vendors=tuple(v for v in a.vendors.split(",") if v),
     )
 
 

@@ -1,6 +1,7 @@
 """The Shopify bulk file's reassembly (`ingest.shopify.graphql.reassemble`) under a DuckDB memory cap several
-times smaller than the file: every order comes out once, in gid order, its line items under it in id order and
-its refunds from the details, byte for byte what a cap larger than the file gives.
+times smaller than the file: every order comes out once (those without refunds first, each part in gid order),
+its line items under it in id order and its refunds from the details, byte for byte what a cap larger than the
+file gives.
 
 A real bulk-shaped JSONL file (children before and after their parents, ids of different lengths so string
 order is not numeric order) and real DuckDB; at `large` the old single query ran out of its cap (DECISIONLOG.md).
@@ -9,12 +10,14 @@ order is not numeric order) and real DuckDB; at `large` the old single query ran
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import duckdb
 import msgspec
 import pytest
 
+from ingest.http import FatalHTTPError
 from ingest.shopify.graphql import reassemble, reassembly_connection, size_bytes
 from settings import duckdb_memory_limit, shopify_bulk_memory_limit
 
@@ -40,7 +43,7 @@ def write_bulk(path: Path, orders: int) -> None:
             f.write("\n".join([*kids, line] if n % 2 else [line, *kids]) + "\n")
 
 
-def details(ids: list[str], out: Path) -> None:
+def details(ids: list[str], out: Path, stop=None) -> None:
     with out.open("w") as f:
         for gid in ids:
             refund = {"id": gid.replace("Order", "Refund"), "transactions": {"nodes": [{"kind": "REFUND"}]}}
@@ -70,8 +73,15 @@ def test_a_file_several_times_the_cap_reassembles_to_what_a_large_cap_gives(bulk
     assert got == want
 
     records = [msgspec.json.decode(r) for r in got]
-    assert [r["id"] for r in records] == sorted(f"gid://shopify/Order/{n + 1}" for n in range(ORDERS))
-    for r in records[:2000]:
+    # every order once: those without refunds first (landing while the details are fetched), then those with them
+    refunded = [bool(r["refunds"]) for r in records]
+    assert refunded == sorted(refunded)
+    plain, with_refunds = records[: refunded.index(True)], records[refunded.index(True) :]
+    assert len(with_refunds) == len(range(0, ORDERS, 7))
+    assert [r["id"] for r in plain] == sorted(r["id"] for r in plain)
+    assert [r["id"] for r in with_refunds] == sorted(r["id"] for r in with_refunds)
+    assert sorted(r["id"] for r in records) == sorted(f"gid://shopify/Order/{n + 1}" for n in range(ORDERS))
+    for r in records[:1000] + with_refunds[:1000]:
         n = int(r["id"].rsplit("/", 1)[1]) - 1
         ids = [int(i["id"].rsplit("/", 1)[1]) for i in r["lineItems"]]
         assert ids == sorted(3 * (ORDERS - n) - k for k in range(n % 3 + 1))
@@ -113,3 +123,57 @@ def test_memory_sizes_read_as_duckdb_reads_them():
     ]  # fmt: skip
     with pytest.raises(ValueError, match="memory size"):
         size_bytes("80%")
+
+
+def reassembled(path: Path, spill: Path, fetch) -> list[bytes]:
+    spill.mkdir()
+    return [
+        bytes(r)
+        for batch in reassemble(path, {"LineItem": "lineItems"}, "shopify_default", spill, fetch)
+        for r in batch
+    ]
+
+
+@pytest.fixture
+def small_bulk(tmp_path) -> Path:
+    path = tmp_path / "orders.jsonl"
+    write_bulk(path, 3000)
+    return path
+
+
+def test_refund_details_that_fail_fail_the_reassembly(small_bulk, tmp_path):
+    """The details are fetched beside the records without refunds: their error still fails the window."""
+
+    def gone(ids: list[str], out: Path, stop) -> None:
+        raise FatalHTTPError(
+            "shopify_default: order gid://shopify/Order/8 had refunds in the bulk file but is now gone"
+        )
+
+    with pytest.raises(FatalHTTPError, match="is now gone"):
+        reassembled(small_bulk, tmp_path / "spill", gone)
+
+
+def test_refund_details_missing_an_order_fail_rather_than_drop_it(small_bulk, tmp_path):
+    def short(ids: list[str], out: Path, stop) -> None:
+        details(ids[1:], out)
+
+    with pytest.raises(FatalHTTPError, match="refund details came for 428 of the 429 orders"):
+        reassembled(small_bulk, tmp_path / "spill", short)
+
+
+def test_an_abandoned_reassembly_stops_fetching_details(small_bulk, tmp_path):
+    """A landing that fails midway (the generator closed) stops the details between two queries."""
+    fetched: list[str] = []
+
+    def slow(ids: list[str], out: Path, stop) -> None:
+        for gid in ids:
+            if stop.is_set():
+                return
+            time.sleep(0.01)  # a query's round trip
+            fetched.append(gid)
+
+    (spill := tmp_path / "spill").mkdir()
+    records = reassemble(small_bulk, {"LineItem": "lineItems"}, "shopify_default", spill, slow)
+    assert len(next(records)) == 2000  # the first batch, of orders without refunds, while the details come
+    records.close()  # returns once the fetch has stopped
+    assert len(fetched) < 429

@@ -256,6 +256,19 @@ def test_easypost_pages_newest_first_through_every_visible_record_once(api, tiny
     assert created == sorted(created, reverse=True)
 
 
+def test_a_sandbox_of_some_vendors_serves_just_those_on_the_shared_clock(tiny):
+    """The bench runs each vendor's emulator in a process of its own (real vendors are separate services): one
+    vendor's sandbox serves its API alone, and its clock starts where the whole sandbox's does."""
+    start = int(json.loads((tiny / "manifest.json").read_text())["clock_us"])
+    with Sandbox(tiny, rate_limits=False, vendors=("shopify",)) as one:
+        assert set(one.connections()) == {"shopify_default"}
+        assert set(one.urls) == {"shopify"}
+        host = json.loads(one.connections()["shopify_default"])["host"]
+        assert requests.get(f"{host}/__sandbox__/clock", timeout=10).json()["clock_us"] == start
+    with pytest.raises(ValueError, match="unknown vendors"):
+        Sandbox(tiny, vendors=("shopify", "stripe"))
+
+
 def test_empty_results_have_no_next_page(api):
     future = "2031-01-01T00:00:00+00:00"
     r = api.gorgias("/api/customers", email="nobody@nowhere.example")
