@@ -497,6 +497,18 @@ class Listing:
                 return None
         return self.record.render(self.index.take([row]), clock)[0]
 
+    def get_many(self, id_values: Sequence[int], clock: int) -> list[str | None]:
+        """`get` of each id, rendered in one batch (a `nodes(ids:)` query asks for 50 at once)."""
+        rows = self.index.visible_rows(list(id_values), clock)
+        found = np.flatnonzero(rows >= 0)
+        if self.always and len(found):
+            q = Query(conds=tuple(self.always(clock)))
+            found = found[self.index._filter(rows[found], q, clock, None)]
+        out: list[str | None] = [None] * len(rows)
+        for i, text in zip(found.tolist(), self.record.render(self.index.take(rows[found]), clock), strict=True):
+            out[i] = text
+        return out
+
 
 def _lexsort(keys: tuple[np.ndarray, ...]) -> np.ndarray:
     """np.lexsort(keys) (last key primary; ties keep file order), fast on nearly sorted data: a stable

@@ -411,9 +411,10 @@ class Admin:
         firsts = {name: int(n) for name, n in FIRST_RX.findall(query)}
         nodes: list[dict | None] = []
         objects = 0
-        for node_id in ids:
-            m = ORDER_GID_RX.fullmatch(node_id)
-            text = self.shop.listings["orders"].get(int(m[1]), req.clock) if m else None
+        numbers = [int(m[1]) if (m := ORDER_GID_RX.fullmatch(node_id)) else None for node_id in ids]
+        texts = iter(self.shop.listings["orders"].get_many([n for n in numbers if n is not None], req.clock))
+        for node_id, number in zip(ids, numbers, strict=True):
+            text = next(texts) if number is not None else None
             rec = json.loads(text) if text is not None else None
             old = rec is not None and "read_all_orders" not in scopes
             if rec is None or (old and parse_ts(rec["created_at"]) < req.clock - OLD_ORDERS):

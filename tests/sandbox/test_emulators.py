@@ -739,3 +739,14 @@ def test_serve_prints_airflow_exports_and_stops_on_sigterm(tiny):
         assert proc.wait(timeout=10) == 0
     finally:
         proc.kill()
+
+
+def test_a_batch_of_records_by_id_is_each_record_by_id(box):
+    """`nodes(ids:)` renders its orders in one batch: the same texts as one at a time, None where an id is
+    unknown or not yet visible, in the order asked (repeats too)."""
+    orders = box.vendors["shopify"].listings["orders"]
+    known = sorted(set(orders.index.cols["id"].tolist()))
+    ids = [*known[:40], *known[-40:], 10**15, -5, known[0], known[0]]
+    texts = orders.get_many(ids, box.clock_us)
+    assert texts == [orders.get(i, box.clock_us) for i in ids]
+    assert None in texts and sum(t is not None for t in texts) > 40
