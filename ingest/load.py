@@ -153,16 +153,28 @@ def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str], lo
         return merged, merged
     con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {select}")
     rows_in = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
+    # The table's rows the batch meets, found by id and version time alone: a join that read `record` read the JSON
+    # of the whole table (7 M orders at large, 2.2 s for a day's 5,000), where the few compared are fetched by row id.
+    # Row ids hold within this transaction.
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _met AS
+        SELECT t.rowid AS row_id, b.id,
+               b.updated_at > t.updated_at OR (t.updated_at IS NULL AND b.updated_at IS NOT NULL) AS newer,
+               b.updated_at IS NOT DISTINCT FROM t.updated_at AS same_time
+        FROM {table} t JOIN _batch b ON t.id = b.id""")
     # Older versions make way for newer ones; an identical re-extracted version changes nothing.
     con.execute(f"""
-        DELETE FROM {table} t USING _batch b
-        WHERE t.id = b.id
-          AND (b.updated_at > t.updated_at
-               OR (t.updated_at IS NULL AND b.updated_at IS NOT NULL)
-               OR (b.updated_at IS NOT DISTINCT FROM t.updated_at AND b.record::VARCHAR <> t.record::VARCHAR))""")
-    inserted = con.execute(f"INSERT INTO {table} BY NAME SELECT b.* FROM _batch b ANTI JOIN {table} t ON t.id = b.id")
+        CREATE OR REPLACE TEMP TABLE _replaced AS
+        SELECT row_id, id FROM _met WHERE newer
+        UNION ALL
+        SELECT m.row_id, m.id FROM _met m JOIN {table} t ON t.rowid = m.row_id JOIN _batch b ON b.id = m.id
+        WHERE m.same_time AND b.record <> t.record""")
+    con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT row_id FROM _replaced)")
+    inserted = con.execute(f"""
+        INSERT INTO {table} BY NAME SELECT b.* FROM _batch b
+        ANTI JOIN (SELECT id FROM _met ANTI JOIN _replaced USING (row_id)) AS kept USING (id)""")
     merged = inserted.fetchall()[0][0]
-    con.execute("DROP TABLE _batch")
+    con.execute("DROP TABLE _batch; DROP TABLE _met; DROP TABLE _replaced")
     return rows_in, merged
 
 

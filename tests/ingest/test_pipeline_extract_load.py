@@ -270,3 +270,38 @@ def test_a_batch_holding_an_id_more_than_once_keeps_its_newest_version(tmp_path)
         f"SELECT id, record->>'version', record->>'extracted', load_id FROM {table} ORDER BY id"
     ).fetchall()
     assert kept == [("1", "11", "0", 7), ("2", "5", "3", 7), ("3", "2", "5", 8)]
+
+
+def test_a_merge_replaces_a_row_only_by_a_newer_or_changed_version(tmp_path):
+    """Per id: a newer version replaces the row, an older one never does, the same version time with other text
+    replaces it (a vendor correcting a record in place), the same text changes nothing (not even its load id), a
+    version time where there was none replaces it, and a new id is added."""
+    from ingest.load import ensure_raw, merge_files
+
+    con = duckdb.connect(str(tmp_path / "w.duckdb"))
+    ep = CLIENTS["shopify"].endpoints[0]
+    ensure_raw(con, ep)
+    table = f"raw_{ep.vendor}.{ep.entity}"
+
+    def landed(name: str, *versions: tuple[str, int | None, str]) -> str:  # (id, updated hour or none, text)
+        rows = " UNION ALL ".join(
+            f"SELECT '{i}' AS id, {'NULL' if u is None else repr(f'2026-01-01 {u:02d}:00:00+00')}::TIMESTAMPTZ"
+            f" AS updated_at, TIMESTAMPTZ '2026-01-02 00:00:00+00' AS extracted_at, 'run' AS run_id,"
+            f" json_object('id', '{i}', 'text', '{text}') AS record"
+            for i, u, text in versions
+        )
+        path = str(tmp_path / f"{name}.parquet")
+        con.execute(f"COPY ({rows}) TO '{path}' (FORMAT parquet)")
+        return path
+
+    versions = [("newer", 5, "a"), ("older", 5, "a"), ("same", 5, "a"), ("edited", 5, "a"), ("untimed", None, "a")]
+    first = landed("a", *versions)
+    assert merge_files(con, table, [first], load_id=1) == (5, 5)
+    second = landed(
+        "b", ("newer", 6, "b"), ("older", 4, "b"), ("same", 5, "a"), ("edited", 5, "b"), ("untimed", 5, "b"),
+        ("new", 1, "b"),
+    )  # fmt: skip
+    assert merge_files(con, table, [second], load_id=2) == (6, 4)
+    kept = con.execute(f"SELECT id, record->>'text', load_id FROM {table} ORDER BY id").fetchall()
+    assert kept == [("edited", "b", 2), ("new", "b", 2), ("newer", "b", 2), ("older", "a", 1), ("same", "a", 1),
+                    ("untimed", "b", 2)]  # fmt: skip

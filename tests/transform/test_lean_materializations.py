@@ -16,7 +16,7 @@ from pipeline.dbt import PROJECT_DIR, dbt_env, dbt_executable
 
 TABLE = "int_months_spanned"  # lean_table, the intermediate layer's default
 VIEW = "stg_shopify__refunds"  # lean_view
-TO_TABLE = "int_shipment_labels_counted"  # lean_view, switched to lean_table here
+TO_TABLE = "int_renewal_orders_linked"  # lean_view, switched to lean_table here
 REFUSED = "int_campaigns_declared"  # given persist_docs here, which lean_table does not implement
 RELATIONS = {
     TABLE: "intermediate",

@@ -69,7 +69,8 @@ orders as (
         from {{ ref('stg_shopify__orders') }}
         where not coalesce(is_test, false)
         {%- if changes_only %}
-          and order_id in (select order_id from changed_orders)
+          -- distinct: without it the planner sized the set like the orders and hashed all 6.7 M to probe the few
+          and order_id in (select distinct order_id from changed_orders)
         {%- endif %}
     ) as local
 ),
@@ -156,6 +157,10 @@ labels as (
 -- a membership test, not a join to the distinct ids: no deduplication of every link first
 renewal_order_ids as (
     select shopify_order_id from {{ ref('int_renewal_orders_linked') }} where is_successful
+    {%- if changes_only %}
+      -- the links of the orders rebuilt, not a hash of every charge's and Recharge order's link to probe a few
+      and shopify_order_id in (select order_id from orders)
+    {%- endif %}
 )
 
 select

@@ -1,11 +1,15 @@
-{{ config(materialized='lean_view') }}
+{{ config(materialized='incremental', unique_key='shipment_id', incremental_strategy='delete+insert',
+          on_schema_change='fail') }}
 
 {#- Shipment labels and the order they name (§2): the reference trimmed and `#` stripped (`#1042`, `1042` and
     the id all name an order), as the whole number it spells (order numbers and ids are integers: the ledger
     joins integers, not text; `01042` spells no number); a label costs when the shipment is production and its
     label was not refunded.
-    A view: the ledger reads only the labels of the orders it rebuilds, and finds those orders through
-    the labels of new loads (counted or not: a label refunded since must leave its order's cost). -#}
+    The ledger finds the orders to rebuild through the labels of new loads (counted or not: a label refunded
+    since must leave its order's cost), then reads those orders' labels by reference_number.
+    A table, incremental on the shipments of later loads: as a view, every ledger build derived the reference of
+    all 7 M shipments to match a few orders. A shipment's reference is set once (vendor-apis §4; the ledger
+    leans on the same), so a later version never takes a shipment out of this table. -#}
 select
     shipment_id,
     order_reference,
@@ -22,4 +26,7 @@ from (
         mode = 'production' and coalesce(refund_status, '') <> 'refunded' as is_counted
     from {{ ref('stg_easypost__shipments') }}
     where reference is not null
+    {%- if is_incremental() %}
+      and load_id > (select coalesce(max(load_id), -1) from {{ this }})
+    {%- endif %}
 ) as labels
