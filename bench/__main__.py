@@ -176,6 +176,11 @@ class Emulators:
             raise SystemExit(f"the vendors' emulators disagree after {action}: {answers}")
         return answers[0]
 
+    def cpu_s(self) -> dict[str, float]:
+        """CPU seconds each vendor's emulator has used so far (user + system)."""
+        times = {vendor: psutil.Process(proc.pid).cpu_times() for vendor, proc in self.procs.items()}
+        return {vendor: t.user + t.system for vendor, t in times.items()}
+
     def peak_rss_mib(self) -> int:
         """The emulators' peak memory together."""
         total = 0
@@ -238,12 +243,18 @@ def run(scale: str, seed: int, skip_dlt: bool = False, stage_timeout_s: float | 
     def stage(name: str, *args: str, key: str | None = None, stage_env: dict[str, str] | None = None) -> None:
         record(key or name, [sys.executable, "-m", "bench.stage", name, *args], stage_env)
 
+    def extract(key: str) -> None:  # with the vendors' side of it: each emulator's CPU over the stage
+        before = emulators.cpu_s()
+        stage("extract_land", key=key)
+        after = emulators.cpu_s()
+        stages[key]["vendor_emulator_cpu_s"] = {vendor: round(after[vendor] - before[vendor], 2) for vendor in after}
+
     print(f"bench: scale {scale}, seed {seed}; logs in {logs}", flush=True)
     emulators = Emulators(sim, logs / "emulators.log")
     try:
         env |= {f"AIRFLOW_CONN_{k}": v for k, v in emulators.connections.items()}
         as_of = emulators.control("clock")["clock"]
-        stage("extract_land")
+        extract("extract_land")
         stage("load")
         record("ctas_reference", [sys.executable, "-m", "bench.ctas_reference", str(work / "ctas.duckdb")])
         if not skip_dlt:
@@ -262,7 +273,7 @@ def run(scale: str, seed: int, skip_dlt: bool = False, stage_timeout_s: float | 
 
         as_of = emulators.control("advance", {"days": 1})["clock"]
         print(f"bench: the sandbox moved on one day, to {as_of}", flush=True)
-        stage("extract_land", key="daily_extract_land")
+        extract("daily_extract_land")
         stage("load", key="daily_load")
         stage("freshness", key="daily_freshness")  # the transform DAG's first task: a dbt process of its own
         stage("dbt_incremental", as_of)
@@ -379,6 +390,10 @@ def markdown(result: dict) -> str:
         f"Daily run (extract → publish, after one simulated day): {result['daily_run_wall_s']} s wall ({daily}).",
         "",
     ]
+    for key in ("extract_land", "daily_extract_land"):  # the vendors' side of an extract: each emulator's CPU
+        if vendors := result["stages"].get(key, {}).get("vendor_emulator_cpu_s"):
+            cpu = ", ".join(f"{vendor} {s}" for vendor, s in vendors.items())
+            lines += [f"Emulators' CPU s during {key} (the vendors' side, one process each): {cpu}.", ""]
     if (f := result.get("dbt_floor")) and f["models_s"] is not None:
         lines += [
             "dbt's floor (the same dbt stages on empty copies of the source tables: dbt's own cost per run and node):"
