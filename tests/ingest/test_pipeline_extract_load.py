@@ -25,6 +25,7 @@ from ingest.connections import get_connection
 from ingest.extract import ExtractFailed, Window, extract_all_vendors, extract_endpoint, extract_vendor
 from ingest.http import AuthError, Unreachable
 from ingest.load import load_all_vendors
+from ingest.sql import literal
 from ingest.vendors import CLIENTS
 from sandbox.calendar import DAY
 from sandbox.emulators.server import Sandbox
@@ -241,30 +242,42 @@ def test_the_client_throttle_never_trips_the_vendor_limit_and_uses_most_of_it(ti
         assert sustained[vendor] >= 0.9 * drain
 
 
-def test_a_batch_holding_an_id_more_than_once_keeps_its_newest_version(tmp_path):
-    """Overlapping runs and repeated cursor pages land an id more than once, in any file order: the merge
-    keeps the newest version by updated time (then extraction time), and an older one never replaces it."""
-    from ingest.load import ensure_raw, merge_files
+def landed(con: duckdb.DuckDBPyConnection, path: Path, versions: list[tuple[str, str | None, str, dict]]) -> str:
+    """A landing file as the merge reads it, of (id, updated_at or None, extracted_at, record) rows."""
+    rows = " UNION ALL ".join(
+        f"SELECT {literal(i)} AS id, {'NULL' if u is None else literal(u)}::TIMESTAMPTZ AS updated_at,"
+        f" {literal(x)}::TIMESTAMPTZ AS extracted_at, 'run' AS run_id, {literal(json.dumps(record))} AS record"
+        for i, u, x, record in versions
+    )
+    con.execute(f"COPY ({rows}) TO {literal(path)} (FORMAT parquet)")
+    return str(path)
+
+
+def raw_shopify_orders(tmp_path: Path) -> tuple[duckdb.DuckDBPyConnection, str]:
+    from ingest.load import ensure_raw
 
     con = duckdb.connect(str(tmp_path / "w.duckdb"))
     ep = CLIENTS["shopify"].endpoints[0]
     ensure_raw(con, ep)
+    return con, f"raw_{ep.vendor}.{ep.entity}"
 
-    def landed(name: str, *versions: tuple[str, int, int]) -> str:  # (id, updated hour, extracted hour)
-        rows = " UNION ALL ".join(
-            f"SELECT '{i}' AS id, TIMESTAMPTZ '2026-01-01 00:00:00+00' + INTERVAL {u} HOUR AS updated_at,"
-            f" TIMESTAMPTZ '2026-01-02 00:00:00+00' + INTERVAL {x} HOUR AS extracted_at, 'run' AS run_id,"
-            f" json_object('id', '{i}', 'version', {u}, 'extracted', {x}) AS record"
+
+def test_a_batch_holding_an_id_more_than_once_keeps_its_newest_version(tmp_path):
+    """Overlapping runs and repeated cursor pages land an id more than once, in any file order: the merge
+    keeps the newest version by updated time (then extraction time), and an older one never replaces it."""
+    from ingest.load import merge_files
+
+    con, table = raw_shopify_orders(tmp_path)
+
+    def file(name: str, *versions: tuple[str, int, int]) -> str:  # (id, updated hour, extracted hour)
+        return landed(con, tmp_path / f"{name}.parquet", [
+            (i, f"2026-01-01 {u:02d}:00:00+00", f"2026-01-02 {x:02d}:00:00+00", {"id": i, "version": u, "extracted": x})
             for i, u, x in versions
-        )
-        path = str(tmp_path / f"{name}.parquet")
-        con.execute(f"COPY ({rows}) TO '{path}' (FORMAT parquet)")
-        return path
+        ])  # fmt: skip
 
-    table = f"raw_{ep.vendor}.{ep.entity}"
-    first = [landed("a", ("1", 10, 0), ("2", 5, 0)), landed("b", ("1", 11, 0), ("1", 9, 1), ("3", 1, 0), ("2", 5, 3))]
+    first = [file("a", ("1", 10, 0), ("2", 5, 0)), file("b", ("1", 11, 0), ("1", 9, 1), ("3", 1, 0), ("2", 5, 3))]
     assert merge_files(con, table, first, load_id=7) == (3, 3)
-    second = [landed("c", ("1", 8, 5), ("3", 2, 5), ("3", 2, 4))]
+    second = [file("c", ("1", 8, 5), ("3", 2, 5), ("3", 2, 4))]
     merge_files(con, table, second, load_id=8)
     kept = con.execute(
         f"SELECT id, record->>'version', record->>'extracted', load_id FROM {table} ORDER BY id"
@@ -276,28 +289,19 @@ def test_a_merge_replaces_a_row_only_by_a_newer_or_changed_version(tmp_path):
     """Per id: a newer version replaces the row, an older one never does, the same version time with other text
     replaces it (a vendor correcting a record in place), the same text changes nothing (not even its load id), a
     version time where there was none replaces it, and a new id is added."""
-    from ingest.load import ensure_raw, merge_files
+    from ingest.load import merge_files
 
-    con = duckdb.connect(str(tmp_path / "w.duckdb"))
-    ep = CLIENTS["shopify"].endpoints[0]
-    ensure_raw(con, ep)
-    table = f"raw_{ep.vendor}.{ep.entity}"
+    con, table = raw_shopify_orders(tmp_path)
 
-    def landed(name: str, *versions: tuple[str, int | None, str]) -> str:  # (id, updated hour or none, text)
-        rows = " UNION ALL ".join(
-            f"SELECT '{i}' AS id, {'NULL' if u is None else repr(f'2026-01-01 {u:02d}:00:00+00')}::TIMESTAMPTZ"
-            f" AS updated_at, TIMESTAMPTZ '2026-01-02 00:00:00+00' AS extracted_at, 'run' AS run_id,"
-            f" json_object('id', '{i}', 'text', '{text}') AS record"
-            for i, u, text in versions
-        )
-        path = str(tmp_path / f"{name}.parquet")
-        con.execute(f"COPY ({rows}) TO '{path}' (FORMAT parquet)")
-        return path
+    def file(name: str, *versions: tuple[str, int | None, str]) -> str:  # (id, updated hour or none, text)
+        return landed(con, tmp_path / f"{name}.parquet", [
+            (i, None if u is None else f"2026-01-01 {u:02d}:00:00+00", "2026-01-02 00:00:00+00", {"id": i, "text": t})
+            for i, u, t in versions
+        ])  # fmt: skip
 
     versions = [("newer", 5, "a"), ("older", 5, "a"), ("same", 5, "a"), ("edited", 5, "a"), ("untimed", None, "a")]
-    first = landed("a", *versions)
-    assert merge_files(con, table, [first], load_id=1) == (5, 5)
-    second = landed(
+    assert merge_files(con, table, [file("a", *versions)], load_id=1) == (5, 5)
+    second = file(
         "b", ("newer", 6, "b"), ("older", 4, "b"), ("same", 5, "a"), ("edited", 5, "b"), ("untimed", 5, "b"),
         ("new", 1, "b"),
     )  # fmt: skip
