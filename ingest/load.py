@@ -154,8 +154,8 @@ def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str], lo
     con.execute(f"CREATE OR REPLACE TEMP TABLE _batch AS {select}")
     rows_in = con.execute("SELECT count(*) FROM _batch").fetchall()[0][0]
     # The table's rows the batch meets, found by id and version time alone: a join that read `record` read the JSON
-    # of the whole table (7 M orders at large, 2.2 s for a day's 5,000), where the few compared are fetched by row id.
-    # Row ids hold within this transaction.
+    # of the whole table, where only the few with equal version times are compared, fetched by row id (row ids hold
+    # within this transaction).
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _met AS
         SELECT t.rowid AS row_id, b.id,

@@ -69,7 +69,7 @@ orders as (
         from {{ ref('stg_shopify__orders') }}
         where not coalesce(is_test, false)
         {%- if changes_only %}
-          -- distinct: without it the planner sized the set like the orders and hashed all 6.7 M to probe the few
+          -- distinct: without it the planner sized the set like the orders and hashed them all to probe the few
           and order_id in (select distinct order_id from changed_orders)
         {%- endif %}
     ) as local

@@ -8,7 +8,7 @@
     The ledger finds the orders to rebuild through the labels of new loads (counted or not: a label refunded
     since must leave its order's cost), then reads those orders' labels by reference_number.
     A table, incremental on the shipments of later loads: as a view, every ledger build derived the reference of
-    all 7 M shipments to match a few orders. A shipment's reference is set once (vendor-apis §4; the ledger
+    every shipment to match a few orders. A shipment's reference is set once (vendor-apis §4; the ledger
     leans on the same), so a later version never takes a shipment out of this table. -#}
 select
     shipment_id,
