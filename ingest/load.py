@@ -165,9 +165,9 @@ def merge_files(con: duckdb.DuckDBPyConnection, table: str, files: list[str], lo
     # Older versions make way for newer ones; an identical re-extracted version changes nothing.
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE _replaced AS
-        SELECT row_id, id FROM _met WHERE newer
+        SELECT row_id FROM _met WHERE newer
         UNION ALL
-        SELECT m.row_id, m.id FROM _met m JOIN {table} t ON t.rowid = m.row_id JOIN _batch b ON b.id = m.id
+        SELECT m.row_id FROM _met m JOIN {table} t ON t.rowid = m.row_id JOIN _batch b ON b.id = m.id
         WHERE m.same_time AND b.record <> t.record""")
     con.execute(f"DELETE FROM {table} WHERE rowid IN (SELECT row_id FROM _replaced)")
     inserted = con.execute(f"""

@@ -7,8 +7,13 @@
     select * from {{ source(source_name, table_name) }}
     {%- set have = adapter.get_columns_in_relation(this) | map(attribute='name') | list if is_incremental() else [] %}
     {%- if is_incremental() and (['load_id'] + needs) | reject('in', have) | list | length == 0 %}
-    where load_id > (select coalesce(max(load_id), 0) from {{ this }})
+    where {{ loaded_since_last_run() }}
     {%- endif %}
+{%- endmacro %}
+
+{#- The rows of loads after the newest this incremental model holds (load ids start at 1) -#}
+{% macro loaded_since_last_run() -%}
+    load_id > (select coalesce(max(load_id), 0) from {{ this }})
 {%- endmacro %}
 
 {#- Intermediate models that rebuild only the keys their inputs changed stamp every row they write with the

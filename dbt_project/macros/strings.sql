@@ -22,3 +22,7 @@
 {% macro list_as_structs(list_column, field) -%}
     list_transform({{ list_column }}, lambda _element: {'{{ field }}': _element})
 {%- endmacro %}
+
+{#- A CTE that several parts of a query read with their own filters: inlined into each (DuckDB would otherwise
+    copy every row it selects first, before any reader's filter applies). -#}
+{% macro inlined() -%} not materialized {%- endmacro %}

@@ -6,7 +6,8 @@
     local date. Cancelled and replacement orders are never attributed. -#}
 with campaigns as (select * from {{ ref('int_campaigns_declared') }}),
 
-orders as (
+-- read by three parts, each scanning the ledger with its own filters and its join's
+orders as {{ inlined() }} (
     select * from {{ ref('int_orders_enriched') }}
     where not is_cancelled and not is_replacement
 ),

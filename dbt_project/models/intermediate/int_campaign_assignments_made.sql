@@ -13,7 +13,7 @@ with campaigns as (
     where control_share is not null
 ),
 
-orders as (select * from {{ ref('int_orders_enriched') }}),
+orders as {{ inlined() }} (select * from {{ ref('int_orders_enriched') }}),  -- read by two parts, each with its filters
 
 signup_orders as (
     select shopify_order_id as order_id from {{ ref('stg_recharge__charges') }}

@@ -22,7 +22,8 @@ links as (select * from {{ ref('int_customer_emails_linked') }}),
 -- everything an amount depends on besides the order's own rows
 rules as (
     select hash(
-        '{{ var("reporting_currency") }}', '{{ var("replacement_tag") }}', '{{ var("store_timezone") }}',
+        '{{ var("reporting_currency") }}', '{{ var("replacement_tag") }}', '{{ var("renewal_order_tag") }}',
+        '{{ var("store_timezone") }}',
         (select list((month, currency, rate_to_reporting) order by month, currency) from fx),
         (select list((sku, valid_from, unit_cost, currency) order by sku, valid_from) from product_costs)
     ) as fingerprint
@@ -176,6 +177,8 @@ select
     o.cancelled_at,
     o.cancelled_at is not null as is_cancelled,
     {{ has_tag('o.tags', var('replacement_tag')) }} as is_replacement,
+    -- §5 source history reads it; tested here, once per changed order, rather than over every order each build
+    {{ has_tag('o.tags', var('renewal_order_tag')) }} as has_renewal_order_tag,
     o.order_id in (select shopify_order_id from renewal_order_ids) as is_renewal,
     o.currency,
     o.subtotal_price as subtotal_original,

@@ -4,10 +4,8 @@
     renewal_order_tag), and a month with such an order is not complete: its renewals, cohort and win-back revenue
     miss what that renewal carried. Dunning ends within the renewal's month, so an order paid by dunning counts
     in its renewal's month; a late win-back payment counts in the month it was paid (where its revenue is). -#}
-with renewal_orders as (
-    select order_id
-    from {{ ref('stg_shopify__orders') }}
-    where not coalesce(is_test, false) and {{ has_tag('tags', var('renewal_order_tag')) }}
+with renewal_orders as (  -- the ledger holds every non-test order
+    select order_id, order_month from {{ ref('int_orders_enriched') }} where has_renewal_order_tag
 ),
 
 accounted as (
@@ -15,11 +13,10 @@ accounted as (
 ),
 
 unaccounted as (
-    select o.order_month as month, count(*) as renewal_orders_unaccounted
+    select r.order_month as month, count(*) as renewal_orders_unaccounted
     from renewal_orders as r
-    inner join {{ ref('int_orders_enriched') }} as o on o.order_id = r.order_id
     where not exists (select 1 from accounted as a where a.order_id = r.order_id)
-    group by o.order_month
+    group by r.order_month
 ),
 
 months as (

@@ -27,6 +27,6 @@ from (
     from {{ ref('stg_easypost__shipments') }}
     where reference is not null
     {%- if is_incremental() %}
-      and load_id > (select coalesce(max(load_id), -1) from {{ this }})
+      and {{ loaded_since_last_run() }}
     {%- endif %}
 ) as labels
