@@ -1,14 +1,14 @@
 {{ config(materialized='incremental', unique_key='order_id', incremental_strategy='delete+insert',
           on_schema_change='append_new_columns') }}
 
-{#- The order ledger (§2): every non-test Shopify order with its customer, renewal and replacement
-    flags, net revenue and COGS in the reporting currency. A missing fx rate or SKU cost leaves the
+{#- The order ledger (§2): every non-test Shopify order with its customer, renewal, renewal-tag and
+    replacement flags, net revenue and COGS in the reporting currency. A missing fx rate or SKU cost leaves the
     amount null (never zero): the amount_is_known tests on this model fail the build and name the order.
 
     Incremental: a build rebuilds only the orders whose inputs changed since the last one (a new version
     of the order, with its lines; a new version of a label naming it or of a Recharge charge or order
-    linking it; a changed link of its email). A change of the finance inputs or of a setting an amount
-    depends on rebuilds every order.
+    linking it; a changed link of its email). A change of the finance inputs or of a setting a column
+    depends on (currency, time zone, the replacement and renewal tags) rebuilds every order.
     As the vendors document, a shipment's reference, a charge's shopify_order_id and an order's test flag
     do not change once set, so a changed row names the only orders it can touch. -#}
 {%- set changes_only = rebuilds_changes_only() %}
@@ -19,7 +19,7 @@ product_costs as (select * from {{ ref('stg_finance__product_costs') }}),
 
 links as (select * from {{ ref('int_customer_emails_linked') }}),
 
--- everything an amount depends on besides the order's own rows
+-- everything a column depends on besides the order's own rows
 rules as (
     select hash(
         '{{ var("reporting_currency") }}', '{{ var("replacement_tag") }}', '{{ var("renewal_order_tag") }}',
